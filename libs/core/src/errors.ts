@@ -1,0 +1,56 @@
+/**
+ * One base error for the whole code base. `code` is stable (clients and tests match on it), `retriable`
+ * tells workers whether to retry, dead-letter or crash. HTTP status is decided at the HTTP edge from
+ * `code`, never here.
+ */
+export class EngramError extends Error {
+  readonly code: string;
+  readonly retriable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: string, message: string, options: { retriable?: boolean; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.details = options.details;
+  }
+}
+
+/** Input that can never be valid: a bad id, an unknown event type, a malformed value. */
+export class ValidationError extends EngramError {
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, { retriable: false, details });
+  }
+}
+
+/** Input larger than a configured limit (body, batch, value, text, key, vector dims). */
+export class LimitExceededError extends EngramError {
+  constructor(limit: string, actual: number, max: number, message?: string) {
+    super('limit_exceeded', message ?? `${limit} is ${actual}, the limit is ${max}`, { details: { limit, actual, max } });
+  }
+}
+
+/** A precondition on state failed (stale expectedVersion, kind mismatch). */
+export class ConflictError extends EngramError {
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, { retriable: false, details });
+  }
+}
+
+export class NotFoundError extends EngramError {
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, { retriable: false, details });
+  }
+}
+
+/** A dependency is down or slow; the same call may succeed later. */
+export class UnavailableError extends EngramError {
+  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(code, message, { retriable: true, ...options });
+  }
+}
+
+export function isEngramError(error: unknown): error is EngramError {
+  return error instanceof EngramError;
+}
