@@ -26,8 +26,9 @@ export class ValidationError extends EngramError {
 
 /** Input larger than a configured limit (body, batch, value, text, key, vector dims). */
 export class LimitExceededError extends EngramError {
-  constructor(limit: string, actual: number, max: number, message?: string) {
-    super('limit_exceeded', message ?? `${limit} is ${actual}, the limit is ${max}`, { details: { limit, actual, max } });
+  /** `details` (optional) adds context such as the offending `field`; limit/actual/max always win. */
+  constructor(limit: string, actual: number, max: number, message?: string, details?: Record<string, unknown>) {
+    super('limit_exceeded', message ?? `${limit} is ${actual}, the limit is ${max}`, { details: { ...details, limit, actual, max } });
   }
 }
 

@@ -1,0 +1,31 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_LIMITS } from './limits.js';
+import { utf8ByteLength } from './utf8.js';
+
+describe('DEFAULT_LIMITS', () => {
+  it('has the documented defaults and allows no client vectors', () => {
+    assert.deepEqual(DEFAULT_LIMITS, {
+      maxBodyBytes: 1048576,
+      maxBatchSize: 1000,
+      maxValueBytes: 262144,
+      maxTextLength: 32768,
+      maxKeyLength: 512,
+      maxNamespaceLength: 512,
+      maxTags: 64,
+      maxTagLength: 128,
+      maxElements: 1000,
+      maxAttributes: 64,
+      vectorDims: {},
+    });
+    assert.ok(Object.isFrozen(DEFAULT_LIMITS) && Object.isFrozen(DEFAULT_LIMITS.vectorDims));
+  });
+});
+
+describe('utf8ByteLength', () => {
+  it('agrees with TextEncoder, including surrogate pairs and lone surrogates', () => {
+    for (const s of ['', 'abc', 'é', '€', '😀', 'a😀b', '\ud800', '\udc00x', '\ud800\ud800', 'x\ud83d']) {
+      assert.equal(utf8ByteLength(s), new TextEncoder().encode(s).length, JSON.stringify(s));
+    }
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * The loop every worker runs: poll a batch, handle it, commit the next offsets. Failure policy
+ * (CONVENTIONS.md): a retriable error retries the same batch with jittered exponential backoff; a
+ * non-retriable one replays the batch record by record so the poison record alone goes to the
+ * dead-letter topic and the rest proceed. Offsets are committed only after `handle` resolved, i.e.
+ * after its effects are durable.
+ */
+import { isEngramError } from '@engram/core';
+import type { LogConsumer, PartitionOffset, StoredRecord } from '@engram/ports';
+import type { DeadLetterSink } from './dead-letters.js';
+import type { Telemetry } from './telemetry.js';
+
+export interface ConsumerLoopOptions {
+  name: string;
+  consumer: LogConsumer;
+  handle: (records: StoredRecord[]) => Promise<void>;
+  deadLetters: DeadLetterSink;
+  telemetry: Telemetry;
+  /** @default 500 */
+  maxRecords?: number;
+  /** @default 5 */
+  maxAttempts?: number;
+  /** @default 100 */
+  backoffMs?: number;
+  /** False when `handle` commits its own offsets atomically with its output (the sequencer). @default true */
+  commitAfterHandle?: boolean;
+}
+
+export interface ConsumerLoop {
+  /** Resolves when the loop has stopped (after `stop`). */
+  done: Promise<void>;
+  /** Finish the batch in hand, commit it, leave the group. */
+  stop(): Promise<void>;
+}
+
+export function nextOffsets(records: StoredRecord[]): PartitionOffset[] {
+  const next = new Map<number, number>();
+  for (const r of records) next.set(r.partition, Math.max(r.offset + 1, next.get(r.partition) ?? 0));
+  return [...next].map(([partition, offset]) => ({ partition, offset }));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function startConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
+  const { consumer, telemetry } = options;
+  const log = telemetry.logger.child({ worker: options.name });
+  const abort = new AbortController();
+  const maxAttempts = options.maxAttempts ?? 5;
+  const backoff = options.backoffMs ?? 100;
+
+  async function withRetries(records: StoredRecord[]): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await options.handle(records);
+        return undefined;
+      } catch (error) {
+        const retriable = isEngramError(error) ? error.retriable : false;
+        if (!retriable || attempt >= maxAttempts || abort.signal.aborted) return error;
+        const delay = backoff * 2 ** (attempt - 1) * (0.5 + Math.random());
+        log.warn({ err: error, attempt, delay }, 'batch failed, retrying');
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Returns true when records had to be isolated (then the loop commits, whoever normally does). */
+  async function handleBatch(records: StoredRecord[]): Promise<boolean> {
+    const error = await withRetries(records);
+    if (error === undefined) return false;
+    if (isEngramError(error) && error.retriable && abort.signal.aborted) throw error;
+    log.error({ err: error, records: records.length }, 'batch failed; isolating the poison record');
+    for (const record of records) {
+      const single = await withRetries([record]);
+      if (single === undefined) continue;
+      const code = isEngramError(single) ? single.code : 'processing_failed';
+      await options.deadLetters.send(record, { code, reason: (single as Error).message ?? String(single), attempts: maxAttempts });
+    }
+    return true;
+  }
+
+  const done = (async () => {
+    while (!abort.signal.aborted) {
+      let records: StoredRecord[];
+      try {
+        records = await consumer.poll({ maxRecords: options.maxRecords ?? 500, timeoutMs: 500, signal: abort.signal });
+      } catch (error) {
+        if (abort.signal.aborted) break;
+        log.error({ err: error }, 'poll failed');
+        await sleep(backoff);
+        continue;
+      }
+      if (records.length === 0) continue;
+      const isolated = await handleBatch(records);
+      if (isolated || (options.commitAfterHandle ?? true)) await consumer.commit(nextOffsets(records));
+    }
+    await consumer.close();
+  })();
+  done.catch((error) => log.fatal({ err: error }, 'consumer loop crashed'));
+
+  return {
+    done,
+    async stop() {
+      abort.abort();
+      await done.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The enrichment worker is the sequencer (DESIGN.md section 3): it reads `memory-events` in partition
+ * order, embeds texts, and appends each event exactly once to `memory-enriched` — deduplicated by
+ * record key and with its consumer offsets committed in the same atomic append, so a crash anywhere
+ * neither loses nor doubles an event.
+ *
+ * An embedding failure is retried with backoff; after that the event still goes on (stored and
+ * keyword-searchable, with `enrichmentError`) and a dead letter records why.
+ */
+import { isEngramError, type EnrichedEvent, type Embedding, type MemoryEvent } from '@engram/core';
+import type { Embedder, EventLog, LogConsumer, StoredRecord } from '@engram/ports';
+import type { PipelineCodecs } from '../codecs.js';
+import { nextOffsets, startConsumerLoop, type ConsumerLoop } from '../consumer-loop.js';
+import type { DeadLetterSink } from '../dead-letters.js';
+import type { Telemetry } from '../telemetry.js';
+import type { Topics } from '../topics.js';
+
+export interface EnrichmentWorkerOptions {
+  log: EventLog;
+  embedder: Embedder;
+  codecs: PipelineCodecs;
+  topics: Topics;
+  deadLetters: DeadLetterSink;
+  telemetry: Telemetry;
+  /** @default 'engram-enrichment' */
+  group?: string;
+  /** Embedding attempts before giving up on a batch's texts. @default 3 */
+  embedAttempts?: number;
+  /** @default 200 */
+  embedBackoffMs?: number;
+  /** @default 256 */
+  maxBatch?: number;
+}
+
+export function startEnrichmentWorker(options: EnrichmentWorkerOptions): ConsumerLoop {
+  const group = options.group ?? 'engram-enrichment';
+  const consumer: LogConsumer = options.log.consumer({ group, topic: options.topics.events });
+  const enrich = createEnricher(options, group, consumer);
+  return startConsumerLoop({
+    name: 'enrichment',
+    consumer,
+    handle: enrich,
+    deadLetters: options.deadLetters,
+    telemetry: options.telemetry,
+    maxRecords: options.maxBatch ?? 256,
+    commitAfterHandle: false,
+  });
+}
+
+export function createEnricher(options: EnrichmentWorkerOptions, group: string, consumer: LogConsumer): (records: StoredRecord[]) => Promise<void> {
+  const { codecs, topics, embedder, telemetry } = options;
+  const attempts = options.embedAttempts ?? 3;
+  const backoff = options.embedBackoffMs ?? 200;
+
+  async function embedWithRetry(texts: string[]): Promise<Float32Array[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await embedder.embed(texts);
+      } catch (error) {
+        if (attempt >= attempts) throw error;
+        await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  return async (records) => {
+    const items: Array<{ record: StoredRecord; event: MemoryEvent }> = [];
+    for (const record of records) {
+      if (record.value === null) continue;
+      try {
+        items.push({ record, event: await codecs.event.decode(record.value) });
+      } catch (error) {
+        await options.deadLetters.send(record, { code: isEngramError(error) ? error.code : 'undecodable_record', reason: (error as Error).message, attempts: 1 });
+      }
+    }
+
+    const toEmbed = items.filter(({ event }) => event.type !== 'MemoryDeleted' && event.text !== undefined && event.text !== '');
+    let vectors: Float32Array[] = [];
+    let failure: Error | undefined;
+    if (toEmbed.length > 0) {
+      try {
+        vectors = await embedWithRetry(toEmbed.map(({ event }) => event.text!));
+        telemetry.metrics.embeddings.inc({ result: 'ok' }, toEmbed.length);
+      } catch (error) {
+        failure = error as Error;
+        telemetry.metrics.embeddings.inc({ result: 'failed' }, toEmbed.length);
+      }
+    }
+    const textVector = new Map<MemoryEvent, Float32Array>();
+    if (!failure) toEmbed.forEach(({ event }, i) => textVector.set(event, vectors[i]!));
+
+    const out = items.map(({ record, event }) => {
+      const embeddings: Embedding[] = [];
+      const vector = textVector.get(event);
+      if (vector) embeddings.push({ modality: 'text', model: embedder.model.id, revision: embedder.model.revision, dims: embedder.model.dims, vector });
+      for (const [modality, values] of Object.entries(event.vectors ?? {})) {
+        embeddings.push({ modality, model: `client:${modality}`, revision: '1', dims: values.length, vector: Float32Array.from(values) });
+      }
+      const enriched: EnrichedEvent = { event, source: { partition: record.partition, offset: record.offset }, embeddings };
+      if (failure && toEmbed.some((t) => t.event === event)) enriched.enrichmentError = failure.message;
+      return { key: record.key, partition: record.partition, value: codecs.enriched.encode(enriched), headers: record.headers };
+    });
+
+    const offsets = nextOffsets(records);
+    if (out.length > 0) {
+      await options.log.append(topics.enriched, out, { dedupe: true, commit: { group, topic: topics.events, offsets } });
+    } else {
+      await consumer.commit(offsets);
+    }
+    if (failure) {
+      for (const { record } of toEmbed) {
+        await options.deadLetters.send(record, { code: 'embedding_failed', reason: failure.message, attempts });
+      }
+    }
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * The KV layout of the projection, in one place. Every key that holds tenant data starts with the
+ * tenant (entity ids do), so a scan can never cross tenants.
+ *
+ *   m|<entityId>                 current MemoryState (JSON)
+ *   h|<entityId>|<offset>        one history entry per event (applied or rejected), in log order
+ *   o|<tenant>|<eventId>         the outcome of an event, for `?wait=applied`
+ *   v|<entityId>                 the entity's current text embedding (model + float32 bytes)
+ *   w|<partition>                applied watermark of a partition (enriched offset, source offset)
+ *   kw|…                         keyword index (search/keyword-index.ts)
+ */
+export const stateKey = (entityId: string): string => `m|${entityId}`;
+export const historyPrefix = (entityId: string): string => `h|${entityId}|`;
+export const historyKey = (entityId: string, offset: number): string => `${historyPrefix(entityId)}${offset.toString().padStart(16, '0')}`;
+export const outcomeKey = (tenant: string, eventId: string): string => `o|${tenant}|${eventId}`;
+export const embeddingKey = (entityId: string): string => `v|${entityId}`;
+export const watermarkKey = (partition: number): string => `w|${partition.toString().padStart(6, '0')}`;
+export const STATE_PREFIX = 'm|';
+
+export function json(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+export function parseJson<T>(buf: Buffer): T {
+  return JSON.parse(buf.toString('utf8')) as T;
+}

@@ -1,0 +1,102 @@
+/**
+ * How far the projection has got, per partition, in `memory-events` offsets (what consistency tokens
+ * name). The projection worker advances it in process right after its KV batch is durable; a
+ * query-api in another process learns it by reading the `w|<partition>` keys, so `waitFor` also
+ * re-reads KV while anybody is waiting.
+ */
+import { EngramError } from '@engram/core';
+import type { KvStore } from '@engram/ports';
+import { watermarkKey, parseJson } from '../kv-keys.js';
+import type { PositionMap } from '../consistency-token.js';
+
+export interface Watermark {
+  /** Last applied offset in `memory-enriched`. */
+  enrichedOffset: number;
+  /** Highest `memory-events` offset among the applied events. */
+  sourceOffset: number;
+}
+
+interface Waiter {
+  positions: PositionMap;
+  resolve: () => void;
+}
+
+export interface AppliedWatermarks {
+  /** Resolves once every position is applied; rejects with `consistency_timeout` after timeoutMs. */
+  waitFor(positions: PositionMap, timeoutMs: number): Promise<void>;
+  /** Called by the projection after a durable batch. */
+  advance(partition: number, sourceOffset: number): void;
+  isApplied(positions: PositionMap): boolean;
+  close(): void;
+}
+
+export function createAppliedWatermarks(options: { kv: KvStore; partitions: number; refreshMs?: number }): AppliedWatermarks {
+  const applied = new Map<number, number>();
+  const waiters = new Set<Waiter>();
+  let timer: NodeJS.Timeout | undefined;
+
+  const isApplied = (positions: PositionMap): boolean => {
+    for (const [p, o] of positions) if ((applied.get(p) ?? -1) < o) return false;
+    return true;
+  };
+
+  const wake = () => {
+    for (const w of waiters) {
+      if (isApplied(w.positions)) {
+        waiters.delete(w);
+        w.resolve();
+      }
+    }
+    if (waiters.size === 0 && timer) {
+      clearInterval(timer);
+      timer = undefined;
+    }
+  };
+
+  const waitedPartitions = () => [...new Set([...waiters].flatMap((w) => [...w.positions.keys()]))];
+
+  const refresh = async (partitions: number[]) => {
+    const values = await options.kv.getMany(partitions.map(watermarkKey));
+    values.forEach((buf, i) => {
+      if (buf) advance(partitions[i]!, parseJson<Watermark>(buf).sourceOffset);
+    });
+  };
+
+  function advance(partition: number, sourceOffset: number): void {
+    if ((applied.get(partition) ?? -1) >= sourceOffset) return;
+    applied.set(partition, sourceOffset);
+    if (waiters.size > 0) wake();
+  }
+
+  return {
+    advance,
+    isApplied,
+    async waitFor(positions, timeoutMs) {
+      for (const p of positions.keys()) {
+        if (p < 0 || p >= options.partitions) throw new EngramError('invalid_token', `consistency token names partition ${p}, there are ${options.partitions}`);
+      }
+      if (isApplied(positions)) return;
+      await refresh([...positions.keys()]).catch(() => undefined);
+      if (isApplied(positions)) return;
+      await new Promise<void>((resolve, reject) => {
+        const waiter: Waiter = {
+          positions,
+          resolve: () => {
+            clearTimeout(deadline);
+            resolve();
+          },
+        };
+        const deadline = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new EngramError('consistency_timeout', `the projection did not reach the consistency token within ${timeoutMs} ms`, { retriable: true }));
+        }, timeoutMs);
+        waiters.add(waiter);
+        timer ??= setInterval(() => void refresh(waitedPartitions()).then(wake, () => undefined), options.refreshMs ?? 25);
+      });
+    },
+    close() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}

@@ -1,0 +1,26 @@
+/** The projection worker: a consumer group on `memory-enriched` feeding the projector. */
+import type { LogConsumer } from '@engram/ports';
+import { startConsumerLoop, type ConsumerLoop } from '../consumer-loop.js';
+import { createProjector, type ProjectorDeps } from './projector.js';
+
+export interface ProjectionWorkerOptions extends ProjectorDeps {
+  /** @default 'engram-projection' */
+  group?: string;
+  /** @default 1000 */
+  maxBatch?: number;
+}
+
+export function startProjectionWorker(options: ProjectionWorkerOptions): ConsumerLoop {
+  const consumer: LogConsumer = options.log.consumer({ group: options.group ?? 'engram-projection', topic: options.topics.enriched });
+  const projector = createProjector(options);
+  return startConsumerLoop({
+    name: 'projection',
+    consumer,
+    handle: async (records) => {
+      await projector.project(records);
+    },
+    deadLetters: options.deadLetters,
+    telemetry: options.telemetry,
+    maxRecords: options.maxBatch ?? 1000,
+  });
+}

@@ -1,0 +1,169 @@
+/**
+ * The projection: folds a batch of `memory-enriched` records into KV state, history, outcomes, the
+ * keyword index, the vector index, the cache and the `memory-state` changelog.
+ *
+ * Effectively once (DESIGN.md section 4): consumers read at least once, so a record at or below the
+ * partition's applied watermark (stored in the same KV batch as the state it produced) is skipped.
+ * Order of effects for one batch, chosen so a crash at any point is repaired by redelivery:
+ *   1. vectors (version-guarded upserts: a replayed older version never wins),
+ *   2. memory-state changelog (compacted by entity id; a repeat is harmless),
+ *   3. ONE atomic KV batch: states, history, outcomes, keyword postings, watermarks,
+ *   4. cache (version-guarded) and in-process watermark wake-ups,
+ *   5. consumer offsets (the caller commits after this returns).
+ */
+import { applyEvent, encodeEntityId, hlcWallMs, type EnrichedEvent, type MemoryState } from '@engram/core';
+import type { Cache, EventLog, KvOp, KvStore, StoredRecord, VectorIndex } from '@engram/ports';
+import type { PipelineCodecs } from '../codecs.js';
+import type { DeadLetterSink } from '../dead-letters.js';
+import { embeddingKey, historyKey, json, outcomeKey, parseJson, stateKey, watermarkKey } from '../kv-keys.js';
+import { planKeywordUpdate, type KeywordChange } from '../search/index.js';
+import type { Telemetry } from '../telemetry.js';
+import type { Signal } from '../signal.js';
+import type { Topics } from '../topics.js';
+import type { AppliedWatermarks, Watermark } from './applied-watermarks.js';
+import { planVectorUpdates, type StoredEmbeddings } from './vector-updates.js';
+import type { VectorCollections } from './vector-collections.js';
+
+export interface ProjectorDeps {
+  kv: KvStore;
+  vectors: VectorIndex;
+  cache: Cache;
+  log: EventLog;
+  codecs: PipelineCodecs;
+  topics: Topics;
+  collections: VectorCollections;
+  watermarks: AppliedWatermarks;
+  deadLetters: DeadLetterSink;
+  telemetry: Telemetry;
+  /** Notified after the changelog got new states (wakes subscriptions in this process). */
+  stateAppended?: Signal;
+}
+
+/** One entity touched by the batch: its state before the batch and after each applied event. */
+interface Touched {
+  entityId: string;
+  partition: number;
+  before: MemoryState | undefined;
+  after: MemoryState | undefined;
+  embeddings: StoredEmbeddings | undefined;
+  newEmbeddings: boolean;
+}
+
+export interface Projector {
+  project(records: StoredRecord[]): Promise<{ applied: number; rejected: number; skipped: number }>;
+}
+
+export function createProjector(deps: ProjectorDeps): Projector {
+  const { kv, codecs, telemetry } = deps;
+
+  return {
+    async project(records) {
+      const partitions = [...new Set(records.map((r) => r.partition))];
+      const marks = new Map<number, Watermark>();
+      (await kv.getMany(partitions.map(watermarkKey))).forEach((buf, i) => {
+        marks.set(partitions[i]!, buf ? parseJson<Watermark>(buf) : { enrichedOffset: -1, sourceOffset: -1 });
+      });
+
+      // Decode; a poison record goes to the dead-letter topic and still advances the watermark.
+      const fresh: Array<{ record: StoredRecord; enriched: EnrichedEvent }> = [];
+      let skipped = 0;
+      for (const record of records) {
+        const mark = marks.get(record.partition)!;
+        if (record.offset <= mark.enrichedOffset) {
+          skipped++;
+          continue;
+        }
+        mark.enrichedOffset = record.offset;
+        if (record.value === null) continue; // archival tombstone: nothing to fold
+        try {
+          const enriched = await codecs.enriched.decode(record.value);
+          mark.sourceOffset = Math.max(mark.sourceOffset, enriched.source.offset);
+          fresh.push({ record, enriched });
+        } catch (error) {
+          await deps.deadLetters.send(record, { code: 'undecodable_record', reason: String((error as Error).message), attempts: 1 });
+        }
+      }
+
+      const touched = await loadTouched(kv, fresh);
+      const ops: KvOp[] = [];
+      let applied = 0;
+      let rejected = 0;
+      for (const { record, enriched } of fresh) {
+        const { event } = enriched;
+        const t = touched.get(encodeEntityId(event))!;
+        const position = { partition: record.partition, offset: record.offset };
+        const result = applyEvent(t.after, event, position, { embeddingModel: enriched.embeddings.find((e) => e.modality === 'text')?.model });
+        const outcome = result.outcome;
+        if (outcome.status === 'applied') {
+          applied++;
+          t.after = result.state;
+          if (event.type !== 'MemoryDeleted' && enriched.embeddings.length > 0) {
+            t.embeddings = { ...(t.embeddings ?? {}) };
+            for (const e of enriched.embeddings) t.embeddings[e.modality] = { model: e.model, vector: Array.from(e.vector) };
+            t.newEmbeddings = true;
+          }
+          telemetry.metrics.projectionFreshness.observe(Math.max(0, Date.now() - hlcWallMs(event.hlc)) / 1000);
+        } else {
+          rejected++;
+        }
+        const { vectors: _vectors, ...eventWithoutVectors } = event;
+        ops.push({ type: 'put', key: historyKey(t.entityId, record.offset), value: json({ event: eventWithoutVectors, outcome, position, source: enriched.source }) });
+        ops.push({ type: 'put', key: outcomeKey(event.tenant, event.eventId), value: json({ ...outcome, entityId: t.entityId, position }) });
+      }
+
+      const changed = [...touched.values()].filter((t) => t.after !== t.before);
+      const keywordChanges: KeywordChange[] = changed.map((t) => ({
+        entityId: t.entityId,
+        tenant: t.after!.tenant,
+        partition: t.partition,
+        before: t.before && !t.before.deleted ? t.before.text : undefined,
+        after: t.after && !t.after.deleted ? t.after.text : undefined,
+      }));
+      ops.push(...(await planKeywordUpdate(kv, keywordChanges.filter((c) => c.before !== c.after))));
+      for (const t of changed) {
+        ops.push({ type: 'put', key: stateKey(t.entityId), value: json(t.after) });
+        if (t.newEmbeddings) ops.push({ type: 'put', key: embeddingKey(t.entityId), value: json(t.embeddings) });
+        if (t.after?.deleted && t.embeddings) ops.push({ type: 'del', key: embeddingKey(t.entityId) });
+      }
+      for (const [partition, mark] of marks) ops.push({ type: 'put', key: watermarkKey(partition), value: json(mark) });
+
+      await planVectorUpdates(deps, changed);
+      if (changed.length > 0) {
+        await deps.log.append(
+          deps.topics.state,
+          changed.map((t) => ({ key: t.entityId, partition: t.partition, value: codecs.state.encode(t.after!) })),
+        );
+      }
+      await kv.batch(ops);
+
+      for (const t of changed) {
+        const state = t.after!;
+        await deps.cache.set(t.entityId, { value: json(state), version: state.version });
+      }
+      for (const [partition, mark] of marks) deps.watermarks.advance(partition, mark.sourceOffset);
+      if (changed.length > 0) deps.stateAppended?.notify();
+      telemetry.metrics.eventsApplied.inc({ outcome: 'applied' }, applied);
+      telemetry.metrics.eventsApplied.inc({ outcome: 'rejected' }, rejected);
+      return { applied, rejected, skipped };
+    },
+  };
+}
+
+async function loadTouched(kv: KvStore, fresh: Array<{ record: StoredRecord; enriched: EnrichedEvent }>): Promise<Map<string, Touched>> {
+  const touched = new Map<string, Touched>();
+  for (const { record, enriched } of fresh) {
+    const entityId = encodeEntityId(enriched.event);
+    if (!touched.has(entityId)) {
+      touched.set(entityId, { entityId, partition: record.partition, before: undefined, after: undefined, embeddings: undefined, newEmbeddings: false });
+    }
+  }
+  const ids = [...touched.keys()];
+  const [states, embeddings] = await Promise.all([kv.getMany(ids.map(stateKey)), kv.getMany(ids.map(embeddingKey))]);
+  ids.forEach((id, i) => {
+    const t = touched.get(id)!;
+    t.before = states[i] ? parseJson<MemoryState>(states[i]!) : undefined;
+    t.after = t.before;
+    t.embeddings = embeddings[i] ? parseJson<StoredEmbeddings>(embeddings[i]!) : undefined;
+  });
+  return touched;
+}

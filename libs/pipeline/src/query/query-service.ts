@@ -1,0 +1,190 @@
+/**
+ * Reads by key, by namespace (ordered KV scan with a cursor), history and point-in-time (`asOf`).
+ * Every read takes the tenant from the caller's credentials and every KV key it touches starts
+ * with that tenant, so one tenant cannot address another's data. `consistentWith` makes a read wait
+ * (bounded) until the projection has applied the token's positions.
+ */
+import {
+  NotFoundError,
+  ValidationError,
+  applyEvent,
+  encodeEntityId,
+  hlcWallMs,
+  namespaceScanPrefix,
+  validateKey,
+  validateNamespace,
+  type EventOutcome,
+  type Limits,
+  type LogPosition,
+  type MemoryEvent,
+  type MemoryState,
+} from '@engram/core';
+import type { Cache, KvStore } from '@engram/ports';
+import { decodeToken } from '../consistency-token.js';
+import { historyPrefix, outcomeKey, parseJson, stateKey, STATE_PREFIX } from '../kv-keys.js';
+import type { AppliedWatermarks } from '../projection/applied-watermarks.js';
+import type { Telemetry } from '../telemetry.js';
+import { isVisible, toView, type MemoryView } from './memory-view.js';
+
+export interface HistoryEntry {
+  event: Omit<MemoryEvent, 'vectors'>;
+  outcome: EventOutcome;
+  position: LogPosition;
+  source: LogPosition;
+}
+
+export type StoredOutcome = EventOutcome & { entityId: string; position: LogPosition };
+
+export interface ReadOptions {
+  consistentWith?: string;
+}
+
+export interface QueryService {
+  waitFor(consistentWith: string | undefined): Promise<void>;
+  get(tenant: string, namespace: string, key: string, options?: ReadOptions & { asOf?: string }): Promise<MemoryView>;
+  list(tenant: string, namespace: string, options?: ReadOptions & { prefix?: string; limit?: number; cursor?: string }): Promise<{ items: MemoryView[]; cursor?: string }>;
+  history(tenant: string, namespace: string, key: string, options?: ReadOptions & { limit?: number; cursor?: string }): Promise<{ entries: HistoryEntry[]; cursor?: string }>;
+  /** Outcomes of events by id (undefined while not yet projected). */
+  outcomes(tenant: string, eventIds: string[]): Promise<Array<StoredOutcome | undefined>>;
+  /** States by entity id, for search hydration (missing ids are absent from the map). */
+  states(ids: string[]): Promise<Map<string, MemoryState>>;
+}
+
+export function createQueryService(deps: { kv: KvStore; cache: Cache; watermarks: AppliedWatermarks; limits: Limits; consistencyTimeoutMs: number; telemetry: Telemetry }): QueryService {
+  const { kv, cache, limits, telemetry } = deps;
+  const lookups = telemetry.metrics.cacheLookups;
+
+  async function waitFor(token: string | undefined): Promise<void> {
+    if (token === undefined || token === '') return;
+    await deps.watermarks.waitFor(decodeToken(token), deps.consistencyTimeoutMs);
+  }
+
+  async function loadState(entityId: string): Promise<MemoryState | undefined> {
+    const hit = await cache.get(entityId);
+    if (hit) {
+      lookups.inc({ tier: 'l1', result: 'hit' });
+      return parseJson<MemoryState>(hit.value);
+    }
+    lookups.inc({ tier: 'l1', result: 'miss' });
+    const buf = await kv.get(stateKey(entityId));
+    lookups.inc({ tier: 'kv', result: buf ? 'hit' : 'miss' });
+    if (!buf) return undefined;
+    const state = parseJson<MemoryState>(buf);
+    await cache.set(entityId, { value: buf, version: state.version });
+    return state;
+  }
+
+  function entity(tenant: string, namespace: string, key: string): string {
+    validateNamespace(namespace, limits);
+    validateKey(key, limits);
+    return encodeEntityId({ tenant, namespace, key });
+  }
+
+  const notFound = (namespace: string, key: string) => new NotFoundError('memory_not_found', `no memory ${namespace}/${key}`, { namespace, key });
+
+  async function readHistory(entityId: string): Promise<HistoryEntry[]> {
+    const entries: HistoryEntry[] = [];
+    let after: string | undefined;
+    do {
+      const page = await kv.scan({ prefix: historyPrefix(entityId), after, limit: 1000 });
+      for (const e of page.entries) entries.push(parseJson<HistoryEntry>(e.value));
+      after = page.cursor;
+    } while (after);
+    return entries;
+  }
+
+  return {
+    waitFor,
+
+    async get(tenant, namespace, key, options = {}) {
+      const id = entity(tenant, namespace, key);
+      await waitFor(options.consistentWith);
+      if (options.asOf !== undefined) {
+        const asOf = parseInstant(options.asOf, 'asOf');
+        let state: MemoryState | undefined;
+        for (const entry of await readHistory(id)) {
+          if (hlcWallMs(entry.event.hlc) > asOf) break;
+          state = applyEvent(state, entry.event as MemoryEvent, entry.position).state;
+        }
+        if (!isVisible(state, asOf)) throw notFound(namespace, key);
+        return toView(state);
+      }
+      const state = await loadState(id);
+      if (!isVisible(state, Date.now())) throw notFound(namespace, key);
+      return toView(state);
+    },
+
+    async list(tenant, namespace, options = {}) {
+      validateNamespace(namespace, limits);
+      const limit = clampLimit(options.limit, 100, 1000);
+      const prefix = `${STATE_PREFIX}${namespaceScanPrefix(tenant, namespace)}${options.prefix ?? ''}`;
+      let after = options.cursor === undefined ? undefined : decodeCursor(options.cursor, prefix);
+      await waitFor(options.consistentWith);
+      const items: MemoryView[] = [];
+      const now = Date.now();
+      let more = true;
+      while (items.length < limit && more) {
+        const page = await kv.scan({ prefix, after, limit: limit - items.length });
+        for (const e of page.entries) {
+          const state = parseJson<MemoryState>(e.value);
+          if (isVisible(state, now)) items.push(toView(state));
+          after = e.key;
+        }
+        more = page.cursor !== undefined;
+      }
+      return more && after ? { items, cursor: encodeCursor(after) } : { items };
+    },
+
+    async history(tenant, namespace, key, options = {}) {
+      const id = entity(tenant, namespace, key);
+      await waitFor(options.consistentWith);
+      const prefix = historyPrefix(id);
+      const page = await kv.scan({
+        prefix,
+        after: options.cursor === undefined ? undefined : decodeCursor(options.cursor, prefix),
+        limit: clampLimit(options.limit, 100, 1000),
+      });
+      const entries = page.entries.map((e) => parseJson<HistoryEntry>(e.value));
+      if (entries.length === 0 && options.cursor === undefined && !(await kv.get(stateKey(id)))) throw notFound(namespace, key);
+      return page.cursor ? { entries, cursor: encodeCursor(page.entries.at(-1)!.key) } : { entries };
+    },
+
+    async outcomes(tenant, eventIds) {
+      const bufs = await kv.getMany(eventIds.map((id) => outcomeKey(tenant, id)));
+      return bufs.map((b) => (b ? parseJson<StoredOutcome>(b) : undefined));
+    },
+
+    async states(ids) {
+      const out = new Map<string, MemoryState>();
+      const bufs = await kv.getMany(ids.map(stateKey));
+      bufs.forEach((b, i) => {
+        if (b) out.set(ids[i]!, parseJson<MemoryState>(b));
+      });
+      return out;
+    },
+  };
+}
+
+function clampLimit(raw: number | undefined, fallback: number, max: number): number {
+  if (raw === undefined) return fallback;
+  if (!Number.isSafeInteger(raw) || raw < 1 || raw > max) throw new ValidationError('invalid_limit', `limit must be an integer in [1, ${max}]`, { field: 'limit' });
+  return raw;
+}
+
+/** Cursors are opaque to clients; they encode the last KV key and are checked to stay in range. */
+function encodeCursor(key: string): string {
+  return Buffer.from(key, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string, prefix: string): string {
+  const key = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!key.startsWith(prefix)) throw new ValidationError('invalid_cursor', 'cursor does not belong to this listing', { field: 'cursor' });
+  return key;
+}
+
+export function parseInstant(raw: string, field: string): number {
+  const n = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(n)) throw new ValidationError('invalid_field', `${field} must be an ISO-8601 time or epoch milliseconds`, { field });
+  return n;
+}
+

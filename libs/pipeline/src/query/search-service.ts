@@ -1,0 +1,127 @@
+/**
+ * Search (DESIGN.md section 5): `vector` (the query embedded by the model that built the index),
+ * `keyword` (BM25 over the KV postings) or `hybrid` (reciprocal-rank fusion of both). Filters and the
+ * tenant apply in every mode. When the vector index fails with a retriable error, search answers from
+ * keywords alone and says `degraded: true`.
+ */
+import { LRUCache } from 'lru-cache';
+import { ValidationError, isEngramError, type MemoryState } from '@engram/core';
+import { matchesFilter, type Embedder, type KvStore, type VectorFilter, type VectorIndex } from '@engram/ports';
+import type { VectorCollections } from '../projection/vector-collections.js';
+import { vectorFields } from '../projection/vector-updates.js';
+import { reciprocalRankFusion, searchKeyword } from '../search/index.js';
+import type { Telemetry } from '../telemetry.js';
+import { isVisible, toView, type MemoryView } from './memory-view.js';
+import type { QueryService } from './query-service.js';
+
+export type SearchMode = 'vector' | 'keyword' | 'hybrid';
+
+export interface SearchRequest {
+  query?: string;
+  vector?: number[];
+  /** Which vector collection a raw `vector` is compared with. @default 'text' */
+  modality?: string;
+  k: number;
+  mode: SearchMode;
+  filter: VectorFilter;
+  consistentWith?: string;
+}
+
+export interface SearchHit extends MemoryView {
+  score: number;
+}
+
+export interface SearchResponse {
+  mode: SearchMode;
+  degraded: boolean;
+  results: SearchHit[];
+}
+
+export interface SearchService {
+  search(request: SearchRequest): Promise<SearchResponse>;
+}
+
+export function createSearchService(deps: {
+  kv: KvStore;
+  vectors: VectorIndex;
+  embedder: Embedder;
+  collections: VectorCollections;
+  query: QueryService;
+  telemetry: Telemetry;
+  /** Recent query embeddings. @default 1000 */
+  queryCacheSize?: number;
+}): SearchService {
+  const queryVectors = new LRUCache<string, Float32Array>({ max: deps.queryCacheSize ?? 1000 });
+
+  async function embedQuery(text: string): Promise<Float32Array> {
+    const cached = queryVectors.get(text);
+    if (cached) return cached;
+    const [vector] = await deps.embedder.embed([text]);
+    queryVectors.set(text, vector!);
+    return vector!;
+  }
+
+  async function vectorSearch(request: SearchRequest, k: number, now: number): Promise<Array<{ id: string; score: number; state: MemoryState }>> {
+    const modality = request.modality ?? 'text';
+    const collection = deps.collections.nameFor(modality);
+    if (!collection) throw new ValidationError('unknown_modality', `no vector index for modality ${modality}`, { field: 'modality' });
+    const vector = request.vector ? Float32Array.from(request.vector) : await embedQuery(request.query!);
+    const model = request.vector ? deps.collections.modelFor(modality)! : deps.embedder.model.id;
+    const hits = await deps.vectors.search(collection, { vector, k, model, filter: request.filter });
+    const states = await deps.query.states(hits.map((h) => h.id));
+    return hits
+      .map((h) => ({ id: h.id, score: h.score, state: states.get(h.id)! }))
+      .filter((h) => isVisible(h.state, now) && matchesFilter(vectorFields(h.state), request.filter));
+  }
+
+  async function keywordSearch(request: SearchRequest, k: number, now: number): Promise<Array<{ id: string; score: number; state: MemoryState }>> {
+    const found = new Map<string, MemoryState>();
+    const hits = await searchKeyword(deps.kv, {
+      tenant: request.filter.tenant,
+      text: request.query!,
+      k,
+      accept: async (id) => {
+        const state = (await deps.query.states([id])).get(id);
+        if (!isVisible(state, now) || !matchesFilter(vectorFields(state), request.filter)) return false;
+        found.set(id, state);
+        return true;
+      },
+    });
+    return hits.map((h) => ({ id: h.entityId, score: h.score, state: found.get(h.entityId)! }));
+  }
+
+  return {
+    async search(request) {
+      const started = process.hrtime.bigint();
+      await deps.query.waitFor(request.consistentWith);
+      const now = Date.now();
+      const { k, mode } = request;
+      let degraded = false;
+      let results: Array<{ id: string; score: number; state: MemoryState }>;
+
+      const vectorOrDegrade = async (kk: number) => {
+        try {
+          return await vectorSearch(request, kk, now);
+        } catch (error) {
+          if (!(isEngramError(error) && error.retriable) || request.query === undefined) throw error;
+          deps.telemetry.logger.warn({ err: error }, 'vector search unavailable; answering from keywords');
+          degraded = true;
+          return undefined;
+        }
+      };
+
+      if (mode === 'keyword') {
+        results = await keywordSearch(request, k, now);
+      } else if (mode === 'vector') {
+        results = (await vectorOrDegrade(k)) ?? (await keywordSearch(request, k, now));
+      } else {
+        const [v, kw] = await Promise.all([vectorOrDegrade(k * 2), keywordSearch(request, k * 2, now)]);
+        const byId = new Map([...(v ?? []), ...kw].map((r) => [r.id, r.state]));
+        results = reciprocalRankFusion([v ?? [], kw], { limit: k }).map((f) => ({ id: f.id, score: f.score, state: byId.get(f.id)! }));
+      }
+      deps.telemetry.metrics.searchLatency.observe({ mode }, Number(process.hrtime.bigint() - started) / 1e9);
+      return { mode, degraded, results: results.slice(0, k).map((r) => ({ ...toView(r.state), score: r.score })) };
+    },
+  };
+}
+

@@ -1,0 +1,272 @@
+/**
+ * Keyword (BM25) search stored in the KvStore port, so it runs unchanged on any KV backend. The
+ * projection asks {@link planKeywordUpdate} for the ops that keep the index in step with the entities
+ * it changes and puts them in its own atomic batch; the query side calls {@link searchKeyword}.
+ * Key layout and value encodings: ./keyword-keys.ts.
+ */
+import { ValidationError } from '@engram/core';
+import type { KvEntry, KvOp, KvStore } from '@engram/ports';
+import { tokenize } from './tokenizer.js';
+import {
+  assertTenant, decodeCount, decodePosting, decodeStats, dfKey, dfPrefix, encodeCount, encodePosting,
+  encodeStats, inconsistent, postingKey, postingPrefix, statsKey, statsPrefix,
+} from './keyword-keys.js';
+import type { PartitionStats } from './keyword-keys.js';
+
+/** BM25 term-frequency saturation. */
+export const BM25_K1 = 1.2;
+/** BM25 length normalisation. */
+export const BM25_B = 0.75;
+
+/** Page size of the prefix scans; also the chunk size of point look-ups. */
+const PAGE = 1000;
+
+/** One entity's text change, as the projection applies it. */
+export interface KeywordChange {
+  /** `${tenant}|${namespace}|${key}`. */
+  entityId: string;
+  tenant: string;
+  /** Log partition of the entity; its counters are owned by that partition's single writer. */
+  partition: number;
+  /** Text indexed so far; undefined if the entity had none (or did not exist). */
+  before?: string;
+  /** Text to index now; undefined if the text was removed or the entity deleted. */
+  after?: string;
+}
+
+/**
+ * The KvOps that move the keyword index from every change's `before` to its `after` text: postings
+ * put/deleted, per-partition document frequencies and stats read with one `getMany` and rewritten
+ * with the whole batch's aggregated deltas (a counter that falls to zero is deleted, so removing
+ * every document leaves no `kw|` key behind).
+ *
+ * Contract: call it once per atomic batch, with each entity at most once, and write the returned
+ * ops before planning the next batch — the counters are read-modify-written, which is safe because
+ * one writer owns a partition. `before` must be exactly the text indexed earlier (the projection's
+ * stored state); a counter that would go negative means it was not, and is reported as
+ * `keyword_index_inconsistent` rather than silently clamped.
+ */
+export async function planKeywordUpdate(kv: KvStore, changes: KeywordChange[]): Promise<KvOp[]> {
+  const ops: KvOp[] = [];
+  const dfDeltas = new Map<string, number>();
+  const statsDeltas = new Map<string, PartitionStats>();
+  const seen = new Set<string>();
+  for (const change of changes) {
+    assertChange(change, seen);
+    const { entityId, tenant, partition } = change;
+    const before = termFrequencies(change.before);
+    const after = termFrequencies(change.after);
+    for (const term of before.tf.keys()) {
+      if (after.tf.has(term)) continue;
+      ops.push({ type: 'del', key: postingKey(tenant, term, entityId) });
+      addTo(dfDeltas, dfKey(tenant, term, partition), -1);
+    }
+    for (const [term, tf] of after.tf) {
+      const old = before.tf.get(term);
+      if (old === undefined) addTo(dfDeltas, dfKey(tenant, term, partition), 1);
+      // Every posting carries the document length, so a length change rewrites all of them.
+      if (old !== tf || before.len !== after.len) {
+        ops.push({ type: 'put', key: postingKey(tenant, term, entityId), value: encodePosting({ tf, len: after.len }) });
+      }
+    }
+    const key = statsKey(tenant, partition);
+    const delta = statsDeltas.get(key) ?? { docs: 0, totalLen: 0 };
+    delta.docs += (after.len > 0 ? 1 : 0) - (before.len > 0 ? 1 : 0);
+    delta.totalLen += after.len - before.len;
+    statsDeltas.set(key, delta);
+  }
+
+  const dfChanged = [...dfDeltas].filter(([, d]) => d !== 0);
+  const statsChanged = [...statsDeltas].filter(([, d]) => d.docs !== 0 || d.totalLen !== 0);
+  const current = await kv.getMany([...dfChanged.map(([key]) => key), ...statsChanged.map(([key]) => key)]);
+  dfChanged.forEach(([key, delta], i) => {
+    const df = decodeCount(key, current[i]) + delta;
+    if (df < 0) throw inconsistent(`document frequency would become ${df} at ${key}`, { key, df });
+    ops.push(df === 0 ? { type: 'del', key } : { type: 'put', key, value: encodeCount(df) });
+  });
+  statsChanged.forEach(([key, delta], i) => {
+    const stored = decodeStats(key, current[dfChanged.length + i]);
+    const next = { docs: stored.docs + delta.docs, totalLen: stored.totalLen + delta.totalLen };
+    // A document has at least one token, so docs and totalLen are zero together or not at all.
+    if (next.docs < 0 || next.totalLen < 0 || (next.docs === 0) !== (next.totalLen === 0)) {
+      throw inconsistent(`partition stats would become ${JSON.stringify(next)} at ${key}`, { key, ...next });
+    }
+    ops.push(next.docs === 0 ? { type: 'del', key } : { type: 'put', key, value: encodeStats(next) });
+  });
+  return ops;
+}
+
+export interface KeywordQuery {
+  /** Always applied: only this tenant's keys are read. */
+  tenant: string;
+  text: string;
+  /** Results wanted. */
+  k: number;
+  /**
+   * The caller's filter (namespace prefix, agentId, tags, expiry…), called best-first until `k`
+   * candidates are accepted; at most `k - accepted` calls are in flight at once.
+   * @default every candidate is accepted
+   */
+  accept?: (entityId: string) => Promise<boolean> | boolean;
+  /**
+   * Postings scanned per term. A term in more documents than this is not scanned: it only adds its
+   * score to candidates found through rarer query terms (by point look-ups), or, when every query
+   * term is that common, seeds candidates from its first `maxPostingsPerTerm` postings in key order.
+   * Such a term has a low idf, so this bounds the work of a query like "memory" over a huge tenant at
+   * the cost of recall for documents matching only very common terms.
+   * @default 20000
+   */
+  maxPostingsPerTerm?: number;
+}
+
+export interface KeywordHit {
+  entityId: string;
+  score: number;
+}
+
+interface WeightedTerm {
+  term: string;
+  df: number;
+  idf: number;
+}
+
+/**
+ * BM25 (k1 = 1.2, b = 0.75, idf = ln(1 + (N − df + 0.5) / (df + 0.5))) over the tenant's documents,
+ * N, df and the average length summed across partitions. Repeated query terms count once. Results
+ * are ordered by score, then by entity id.
+ */
+export async function searchKeyword(kv: KvStore, query: KeywordQuery): Promise<KeywordHit[]> {
+  const { tenant, k, accept } = query;
+  const maxPostings = query.maxPostingsPerTerm ?? 20_000;
+  assertTenant(tenant);
+  if (!Number.isSafeInteger(k) || k < 0) throw new ValidationError('invalid_k', `k must be a non-negative integer, got ${k}`);
+  if (!Number.isSafeInteger(maxPostings) || maxPostings < 1) {
+    throw new ValidationError('invalid_max_postings', `maxPostingsPerTerm must be a positive integer, got ${maxPostings}`);
+  }
+  const terms = [...new Set(tokenize(query.text))];
+  if (terms.length === 0 || k === 0) return [];
+
+  const [corpus, dfs] = await Promise.all([
+    sumStats(kv, tenant),
+    Promise.all(terms.map((term) => sumDf(kv, tenant, term))),
+  ]);
+  if (corpus.docs === 0) return [];
+  const avgLen = corpus.totalLen / corpus.docs;
+  const weighted: WeightedTerm[] = terms
+    .map((term, i) => ({ term, df: dfs[i] ?? 0 }))
+    .filter((t) => t.df > 0)
+    .map((t) => ({ ...t, idf: Math.log(1 + (corpus.docs - t.df + 0.5) / (t.df + 0.5)) }))
+    // Rarest first, so common terms can be scored against the candidates the rare ones found.
+    .sort((a, b) => a.df - b.df || compare(a.term, b.term));
+
+  const scores = new Map<string, number>();
+  const add = (t: WeightedTerm, entityId: string, key: string, value: Buffer): void => {
+    const { tf, len } = decodePosting(key, value);
+    const norm = tf + BM25_K1 * (1 - BM25_B + (BM25_B * len) / avgLen);
+    scores.set(entityId, (scores.get(entityId) ?? 0) + (t.idf * tf * (BM25_K1 + 1)) / norm);
+  };
+  for (const t of weighted) {
+    if (t.df <= maxPostings || scores.size === 0) {
+      const prefix = postingPrefix(tenant, t.term);
+      for await (const page of scanPrefix(kv, prefix, maxPostings)) {
+        for (const { key, value } of page) add(t, key.slice(prefix.length), key, value);
+      }
+    } else {
+      const ids = [...scores.keys()];
+      for (let i = 0; i < ids.length; i += PAGE) {
+        const chunk = ids.slice(i, i + PAGE);
+        const keys = chunk.map((id) => postingKey(tenant, t.term, id));
+        const values = await kv.getMany(keys);
+        values.forEach((value, j) => {
+          if (value !== undefined) add(t, chunk[j] as string, keys[j] as string, value);
+        });
+      }
+    }
+  }
+
+  const ranked = [...scores].sort((a, b) => b[1] - a[1] || compare(a[0], b[0]));
+  return takeAccepted(ranked, k, accept);
+}
+
+/** Walks `ranked` best-first, asking `accept` about as many candidates as results are still missing. */
+async function takeAccepted(
+  ranked: Array<[string, number]>,
+  k: number,
+  accept: KeywordQuery['accept'],
+): Promise<KeywordHit[]> {
+  if (accept === undefined) return ranked.slice(0, k).map(([entityId, score]) => ({ entityId, score }));
+  const hits: KeywordHit[] = [];
+  let next = 0;
+  while (hits.length < k && next < ranked.length) {
+    const chunk = ranked.slice(next, next + k - hits.length);
+    next += chunk.length;
+    const verdicts = await Promise.all(chunk.map(([entityId]) => accept(entityId)));
+    chunk.forEach(([entityId, score], i) => {
+      if (verdicts[i] === true) hits.push({ entityId, score });
+    });
+  }
+  return hits;
+}
+
+async function sumStats(kv: KvStore, tenant: string): Promise<PartitionStats> {
+  const total = { docs: 0, totalLen: 0 };
+  for await (const page of scanPrefix(kv, statsPrefix(tenant))) {
+    for (const { key, value } of page) {
+      const stats = decodeStats(key, value);
+      total.docs += stats.docs;
+      total.totalLen += stats.totalLen;
+    }
+  }
+  return total;
+}
+
+async function sumDf(kv: KvStore, tenant: string, term: string): Promise<number> {
+  let df = 0;
+  for await (const page of scanPrefix(kv, dfPrefix(tenant, term))) {
+    for (const { key, value } of page) df += decodeCount(key, value);
+  }
+  return df;
+}
+
+/** The entries under `prefix` (at most `max`), a page at a time: one await per page, not per entry. */
+async function* scanPrefix(kv: KvStore, prefix: string, max = Infinity): AsyncGenerator<KvEntry[]> {
+  let after: string | undefined;
+  let seen = 0;
+  while (seen < max) {
+    const page = await kv.scan({ prefix, after, limit: Math.min(PAGE, max - seen) });
+    yield page.entries;
+    seen += page.entries.length;
+    if (page.cursor === undefined || page.entries.length === 0) return;
+    after = page.cursor;
+  }
+}
+
+function termFrequencies(text: string | undefined): { tf: Map<string, number>; len: number } {
+  const tf = new Map<string, number>();
+  const tokens = text === undefined ? [] : tokenize(text);
+  for (const token of tokens) tf.set(token, (tf.get(token) ?? 0) + 1);
+  return { tf, len: tokens.length };
+}
+
+function assertChange(change: KeywordChange, seen: Set<string>): void {
+  assertTenant(change.tenant);
+  if (!change.entityId.startsWith(`${change.tenant}|`)) {
+    throw new ValidationError('keyword_tenant_mismatch', `entity ${change.entityId} is not in tenant ${change.tenant}`);
+  }
+  if (!Number.isSafeInteger(change.partition) || change.partition < 0) {
+    throw new ValidationError('invalid_partition', `partition must be a non-negative integer, got ${change.partition}`);
+  }
+  if (seen.has(change.entityId)) {
+    throw new ValidationError('duplicate_keyword_change', `entity ${change.entityId} appears twice in one keyword update`);
+  }
+  seen.add(change.entityId);
+}
+
+function addTo(map: Map<string, number>, key: string, delta: number): void {
+  map.set(key, (map.get(key) ?? 0) + delta);
+}
+
+/** Code-unit order: deterministic and locale-independent, unlike localeCompare. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,132 @@
+/**
+ * The on-disk layout of the embedded event log: one LMDB environment with five named databases.
+ * Kept apart from lmdb-event-log.ts so the consumer-group and compaction helpers share one
+ * definition of keys, values and validation.
+ *
+ * Keys use lmdb-js's ordered-binary encoding for arrays of primitives: elements are compared in
+ * order, numbers numerically (as sign-flipped doubles) and strings bytewise, so a range over
+ * `[topic, partition, from] .. [topic, partition, MAX]` walks one partition in offset order.
+ * That encoding delimits array elements with a 0 byte, hence topic and group names must not
+ * contain U+0000 (validated here). Record keys are free text and go into a binary key instead.
+ */
+import { createHash } from 'node:crypto';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { NotFoundError, ValidationError } from '@engram/core';
+import type { PartitionOffset, StoredRecord, TopicSpec } from '../event-log.js';
+
+/** Past the last offset of any partition; the exclusive end of a partition's range. */
+export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
+
+export interface StoredTopic {
+  partitions: number;
+  compacted: boolean;
+  replicationFactor: number;
+}
+
+/** One record as stored under [topic, partition, offset]; short field names keep pages dense. */
+export interface StoredValue {
+  k: string;
+  v: Buffer | null;
+  h: Record<string, string>;
+  t: number;
+}
+
+export type RecordKey = [string, number, number];
+
+export interface LogDbs {
+  root: RootDatabase;
+  topics: Database<StoredTopic, string>;
+  records: Database<StoredValue, RecordKey>;
+  /** topic + record key → [partition, offset] of the latest copy (dedupe and compaction). */
+  keyIndex: Database<[number, number], Buffer>;
+  /** [topic, partition] → next offset to be written. */
+  ends: Database<number, [string, number]>;
+  /** [group, topic, partition] → committed (next-to-read) offset. */
+  commits: Database<number, [string, string, number]>;
+}
+
+export function openLogDbs(path: string): LogDbs {
+  // overlappingSync off: a commit resolves only after LMDB has fsynced it, so an acknowledged
+  // append survives a crash of the process or of the machine (see durability in lmdb-event-log.ts).
+  const root = open({ path, overlappingSync: false });
+  return {
+    root,
+    topics: root.openDB<StoredTopic, string>('topics', {}),
+    records: root.openDB<StoredValue, RecordKey>('records', {}),
+    keyIndex: root.openDB<[number, number], Buffer>('key-index', { keyEncoding: 'binary' }),
+    ends: root.openDB<number, [string, number]>('end-offsets', {}),
+    commits: root.openDB<number, [string, string, number]>('committed-offsets', {}),
+  };
+}
+
+// LMDB's key limit is ~1978 bytes at the default page size; longer record keys are hashed.
+const MAX_RAW_INDEX_KEY = 1024;
+
+/**
+ * `topic \0 key` as UTF-8, or `topic \0 0xFF sha256(key)` for very long keys (0xFF never starts
+ * a UTF-8 sequence, so the two forms cannot collide).
+ */
+export function indexKey(topic: string, key: string): Buffer {
+  const head = Buffer.from(`${topic}\0`, 'utf8');
+  const raw = Buffer.from(key, 'utf8');
+  if (head.length + raw.length <= MAX_RAW_INDEX_KEY) return Buffer.concat([head, raw]);
+  return Buffer.concat([head, Buffer.from([0xff]), createHash('sha256').update(raw).digest()]);
+}
+
+const NAME = /^[^\0]{1,249}$/;
+
+export function checkName(kind: 'topic' | 'group', name: string): void {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new ValidationError(`invalid_${kind}_name`, `${kind} name must be 1-249 characters without U+0000`, { [kind]: name });
+  }
+}
+
+/** The stored spec of `topic`, or topic_not_found. */
+export function requireTopic(dbs: LogDbs, topic: string): StoredTopic {
+  checkName('topic', topic);
+  const spec = dbs.topics.get(topic);
+  if (spec === undefined) throw new NotFoundError('topic_not_found', `topic ${topic} does not exist`, { topic });
+  return spec;
+}
+
+export function checkPartition(topic: string, spec: StoredTopic, partition: number): void {
+  if (!Number.isInteger(partition) || partition < 0 || partition >= spec.partitions) {
+    throw new ValidationError(
+      'invalid_partition',
+      `partition ${partition} is out of range for topic ${topic} (${spec.partitions} partitions)`,
+      { topic, partition, partitions: spec.partitions },
+    );
+  }
+}
+
+export function checkOffsets(topic: string, spec: StoredTopic, offsets: PartitionOffset[]): void {
+  for (const { partition, offset } of offsets) {
+    checkPartition(topic, spec, partition);
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new ValidationError('invalid_offset', `offset ${offset} must be a non-negative integer`, { topic, partition, offset });
+    }
+  }
+}
+
+/** The differences between an existing topic and a requested spec, in words ([] when they match). */
+export function specDifferences(existing: StoredTopic, spec: TopicSpec): string[] {
+  const diffs: string[] = [];
+  if (existing.partitions !== spec.partitions) diffs.push(`partitions ${existing.partitions} (requested ${spec.partitions})`);
+  if (existing.compacted !== spec.compacted) diffs.push(`compacted ${existing.compacted} (requested ${spec.compacted})`);
+  return diffs;
+}
+
+/** Next-to-write offset per partition (index = partition). */
+export function readEnds(dbs: LogDbs, topic: string, partitions: number): number[] {
+  return Array.from({ length: partitions }, (_, p) => dbs.ends.get([topic, p]) ?? 0);
+}
+
+/** Up to `limit` records of one partition from `from` (inclusive); compaction gaps are skipped. */
+export function readPartition(dbs: LogDbs, topic: string, partition: number, from: number, limit: number): StoredRecord[] {
+  const out: StoredRecord[] = [];
+  if (limit <= 0) return out;
+  for (const { key, value } of dbs.records.getRange({ start: [topic, partition, from], end: [topic, partition, MAX_OFFSET], limit })) {
+    out.push({ topic, partition, offset: key[2], key: value.k, value: value.v, headers: value.h, timestamp: value.t });
+  }
+  return out;
+}

@@ -1,0 +1,4 @@
+export * from './engram.js';
+export * from './ports.js';
+export * from './codecs.js';
+export * from './run.js';

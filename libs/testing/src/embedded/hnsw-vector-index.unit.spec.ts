@@ -1,0 +1,205 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHnswVectorIndex } from '@engram/ports';
+import type { HnswVectorIndexOptions, VectorIndex, VectorItem } from '@engram/ports';
+import { vectorIndexContract } from '../contracts/vector-index.contract.js';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-'));
+  dirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function fixture(options: Partial<HnswVectorIndexOptions> = {}) {
+  return async () => {
+    const dir = tempDir();
+    const open = (): Promise<VectorIndex> => createHnswVectorIndex({ path: dir, ...options });
+    return { index: await open(), reopen: open, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+  };
+}
+
+vectorIndexContract('embedded HNSW', fixture());
+// Every tenant above the threshold: the same contract through filtered graph search.
+vectorIndexContract('embedded HNSW, graph search only', fixture({ exactSearchBelow: 0 }));
+
+/** Same as in hnsw-vector-index.crash-child.ts: a pseudo-random 16-d vector derived from `seed`. */
+function vectorFor(seed: string): Float32Array {
+  let state = [...seed].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261);
+  return Float32Array.from({ length: 16 }, () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5);
+}
+
+function item(id: string, version = 1, fields: Partial<VectorItem['fields']> = {}): VectorItem {
+  return { id, vector: vectorFor(`${id}@${version}`), version, fields: { tenant: 't', namespace: 'crash', kind: 'note', tags: [], updatedAt: version, ...fields } };
+}
+
+function randomVectors(count: number, dims: number, seed: number): Float32Array[] {
+  let state = seed;
+  const next = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5;
+  return Array.from({ length: count }, () => Float32Array.from({ length: dims }, next));
+}
+
+/** Checks that every expected item is found by its own vector (score 1) and nothing else is there. */
+async function assertHolds(index: VectorIndex, collection: string, expected: VectorItem[]): Promise<void> {
+  assert.equal(await index.count(collection), expected.length);
+  for (const it of expected) {
+    const [hit] = await index.search(collection, { vector: it.vector, k: 1, model: 'm', filter: { tenant: it.fields.tenant } });
+    assert.equal(hit?.id, it.id, `${it.id} is found by its own vector`);
+    assert.ok(Math.abs((hit?.score ?? 0) - 1) < 1e-4, `${it.id} has its current vector`);
+  }
+}
+
+describe('embedded HNSW vector index', () => {
+  it('reaches recall@10 >= 0.95 against exact search on 5,000 random 64-d vectors', async () => {
+    const index = await createHnswVectorIndex({ path: tempDir() });
+    try {
+      await index.ensureCollection({ name: 'recall', dims: 64, model: 'm' });
+      const vectors = randomVectors(5000, 64, 7);
+      for (let start = 0; start < vectors.length; start += 1000) {
+        await index.upsert('recall', vectors.slice(start, start + 1000).map((vector, i) => ({ id: `v${start + i}`, vector, version: 1, fields: { tenant: 't', namespace: 'n', kind: 'k', tags: [], updatedAt: 0 } })));
+      }
+      const norms = vectors.map((v) => Math.hypot(...v));
+      let found = 0;
+      const queries = randomVectors(50, 64, 99);
+      for (const query of queries) {
+        const exact = vectors
+          .map((v, i) => ({ id: `v${i}`, score: v.reduce((sum, x, d) => sum + x * (query[d] as number), 0) / (norms[i] as number) }))
+          .sort((a, b) => b.score - a.score)
+          .slice(0, 10);
+        const hits = await index.search('recall', { vector: query, k: 10, model: 'm', filter: { tenant: 't' } });
+        found += hits.filter((h) => exact.some((e) => e.id === h.id)).length;
+      }
+      const recall = found / (queries.length * 10);
+      assert.ok(recall >= 0.95, `recall@10 = ${recall}`);
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('recovers every write committed after the last snapshot when the process is killed', async () => {
+    const dir = tempDir();
+    const before = Array.from({ length: 10 }, (_, i) => item(`before-${i}`));
+    let index = await createHnswVectorIndex({ path: dir, exactSearchBelow: 0 });
+    await index.ensureCollection({ name: 'crash', dims: 16, model: 'm' });
+    await index.upsert('crash', before);
+    await index.close();
+
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./hnsw-vector-index.crash-child.ts', import.meta.url)), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('durable') && resolve());
+      child.on('exit', (code) => reject(new Error(`child exited early (${code}): ${stderr}`)));
+    });
+    child.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL');
+    assert.equal(stderr, '', 'no snapshot failed in the child');
+
+    index = await createHnswVectorIndex({ path: dir, exactSearchBelow: 0 });
+    try {
+      const expected = [...before.slice(2), item('before-1', 2), ...Array.from({ length: 9 }, (_, i) => item(`after-${i}`))];
+      await assertHolds(index, 'crash', expected);
+      const hits = await index.search('crash', { vector: before[0]?.vector as Float32Array, k: 20, model: 'm', filter: { tenant: 't' } });
+      assert.ok(!hits.some((h) => h.id === 'before-0'), 'the deleted item stays deleted');
+    } finally {
+      await index.close();
+    }
+  });
+
+  for (const damage of ['missing', 'corrupt', 'truncated'] as const) {
+    it(`rebuilds from LMDB when the snapshot is ${damage}`, async () => {
+      const dir = tempDir();
+      const items = Array.from({ length: 40 }, (_, i) => item(`i${i}`));
+      let index = await createHnswVectorIndex({ path: dir, exactSearchBelow: 0 });
+      await index.ensureCollection({ name: 'snap', dims: 16, model: 'm' });
+      await index.upsert('snap', items);
+      await index.delete('snap', [{ id: 'i0', version: 2 }]);
+      await index.close();
+      const file = path.join(dir, 'snapshots', 'snap.hnsw');
+      const size = fs.statSync(file).size;
+      if (damage === 'missing') fs.rmSync(file);
+      if (damage === 'corrupt') fs.writeFileSync(file, Buffer.alloc(size, 0x5a));
+      if (damage === 'truncated') fs.truncateSync(file, Math.floor(size / 2));
+      index = await createHnswVectorIndex({ path: dir, exactSearchBelow: 0 });
+      try {
+        await assertHolds(index, 'snap', items.slice(1));
+      } finally {
+        await index.close();
+      }
+    });
+  }
+
+  it('stays exact through churn: deleted labels are reused without ghosts', async () => {
+    const index = await createHnswVectorIndex({ path: tempDir(), exactSearchBelow: 0 });
+    try {
+      await index.ensureCollection({ name: 'churn', dims: 16, model: 'm' });
+      let live: VectorItem[] = [];
+      for (let round = 1; round <= 4; round++) {
+        await index.delete('churn', live.filter((_, i) => i % 2 === 0).map((it) => ({ id: it.id, version: round })));
+        live = live.filter((_, i) => i % 2 === 1);
+        const fresh = Array.from({ length: 30 }, (_, i) => item(`r${round}-${i}`, round));
+        const updated = live.map((it) => item(it.id, round));
+        await index.upsert('churn', [...fresh, ...updated]);
+        live = [...updated, ...fresh];
+        await assertHolds(index, 'churn', live);
+      }
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('answers a selective filter on a large tenant exactly', async () => {
+    const index = await createHnswVectorIndex({ path: tempDir(), exactSearchBelow: 20 });
+    try {
+      await index.ensureCollection({ name: 'sel', dims: 16, model: 'm' });
+      const items = Array.from({ length: 400 }, (_, i) => item(`s${i}`, 1, { sessionId: i % 40 === 0 ? 'rare' : 'common' }));
+      await index.upsert('sel', items);
+      const query = vectorFor('query');
+      const hits = await index.search('sel', { vector: query, k: 20, model: 'm', filter: { tenant: 't', sessionId: 'rare' } });
+      assert.deepEqual(hits.map((h) => h.id).sort(), items.filter((_, i) => i % 40 === 0).map((it) => it.id).sort());
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('serialises concurrent writers without losing any, even when close() comes right after them', async () => {
+    const dir = tempDir();
+    let index = await createHnswVectorIndex({ path: dir, snapshotEvery: 7 });
+    await index.ensureCollection({ name: 'conc', dims: 16, model: 'm' });
+    const items = Array.from({ length: 60 }, (_, i) => item(`c${i}`));
+    const writes = items.map((it) => index.upsert('conc', [it]));
+    await Promise.all([...writes, index.close()]);
+    index = await createHnswVectorIndex({ path: dir, exactSearchBelow: 0 });
+    try {
+      await assertHolds(index, 'conc', items);
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('refuses vectors without a direction and bad options', async () => {
+    const index = await createHnswVectorIndex({ path: tempDir() });
+    try {
+      await index.ensureCollection({ name: 'bad', dims: 4, model: 'm' });
+      const fields = { tenant: 't', namespace: 'n', kind: 'k', tags: [], updatedAt: 0 };
+      await assert.rejects(index.upsert('bad', [{ id: 'z', version: 1, vector: new Float32Array(4), fields }]), { code: 'invalid_vector' });
+      await assert.rejects(index.upsert('bad', [{ id: 'n', version: 1, vector: Float32Array.of(1, NaN, 0, 0), fields }]), { code: 'invalid_vector' });
+      await assert.rejects(index.upsert('bad', [{ id: 'x'.repeat(1025), version: 1, vector: Float32Array.of(1, 0, 0, 0), fields }]), { code: 'invalid_vector_item' });
+      await assert.rejects(index.ensureCollection({ name: 'no/slashes', dims: 4, model: 'm' }), { code: 'invalid_collection_name' });
+      assert.equal(await index.count('bad'), 0);
+    } finally {
+      await index.close();
+    }
+    await assert.rejects(createHnswVectorIndex({ path: tempDir(), M: 0 }), { code: 'invalid_option' });
+    await assert.rejects(index.count('bad'), { code: 'vector_index_closed' });
+  });
+});
