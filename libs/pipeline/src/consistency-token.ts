@@ -21,7 +21,11 @@ export function encodeToken(positions: PositionMap): string {
 export function decodeToken(token: string): PositionMap {
   const invalid = () => new ValidationError('invalid_token', 'consistency token is malformed', { field: 'consistentWith' });
   if (!token.startsWith('v1.') || token.length > 16_384) throw invalid();
-  const body = Buffer.from(token.slice(3), 'base64url').toString('utf8');
+  const encoded = token.slice(3);
+  const body = Buffer.from(encoded, 'base64url').toString('utf8');
+  // Node's decoder skips characters outside the alphabet, so garbage could decode to '' (no
+  // positions: a read that silently does not wait). Only the canonical encoding is accepted.
+  if (Buffer.from(body, 'utf8').toString('base64url') !== encoded) throw invalid();
   const out: PositionMap = new Map();
   if (body === '') return out;
   for (const pair of body.split(',')) {

@@ -63,11 +63,15 @@ export function startConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     }
   }
 
-  /** Returns true when records had to be isolated (then the loop commits, whoever normally does). */
-  async function handleBatch(records: StoredRecord[]): Promise<boolean> {
+  /**
+   * Returns true when records had to be isolated (then the loop commits, whoever normally does),
+   * and undefined when stop() came while a retriable failure was being retried: the batch is left
+   * uncommitted, to be delivered again, and the loop ends normally.
+   */
+  async function handleBatch(records: StoredRecord[]): Promise<boolean | undefined> {
     const error = await withRetries(records);
     if (error === undefined) return false;
-    if (isEngramError(error) && error.retriable && abort.signal.aborted) throw error;
+    if (isEngramError(error) && error.retriable && abort.signal.aborted) return undefined;
     log.error({ err: error, records: records.length }, 'batch failed; isolating the poison record');
     for (const record of records) {
       const single = await withRetries([record]);
@@ -79,21 +83,26 @@ export function startConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   }
 
   const done = (async () => {
-    while (!abort.signal.aborted) {
-      let records: StoredRecord[];
-      try {
-        records = await consumer.poll({ maxRecords: options.maxRecords ?? 500, timeoutMs: 500, signal: abort.signal });
-      } catch (error) {
-        if (abort.signal.aborted) break;
-        log.error({ err: error }, 'poll failed');
-        await sleep(backoff);
-        continue;
+    try {
+      while (!abort.signal.aborted) {
+        let records: StoredRecord[];
+        try {
+          records = await consumer.poll({ maxRecords: options.maxRecords ?? 500, timeoutMs: 500, signal: abort.signal });
+        } catch (error) {
+          if (abort.signal.aborted) break;
+          log.error({ err: error }, 'poll failed');
+          await sleep(backoff);
+          continue;
+        }
+        if (records.length === 0) continue;
+        const isolated = await handleBatch(records);
+        if (isolated === undefined) break;
+        if (isolated || (options.commitAfterHandle ?? true)) await consumer.commit(nextOffsets(records));
       }
-      if (records.length === 0) continue;
-      const isolated = await handleBatch(records);
-      if (isolated || (options.commitAfterHandle ?? true)) await consumer.commit(nextOffsets(records));
+    } finally {
+      // Leave the group even after a crash, so its partitions move to the other members.
+      await consumer.close();
     }
-    await consumer.close();
   })();
   done.catch((error) => log.fatal({ err: error }, 'consumer loop crashed'));
 

@@ -12,6 +12,8 @@ export * from './projection/applied-watermarks.js';
 export * from './projection/projector.js';
 export * from './projection/projection-worker.js';
 export * from './projection/vector-collections.js';
+export * from './projection/vector-indexer.js';
+export * from './projection/vector-updates.js';
 export * from './query/memory-view.js';
 export * from './query/query-service.js';
 export * from './query/search-service.js';

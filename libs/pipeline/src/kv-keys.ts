@@ -6,7 +6,8 @@
  *   h|<entityId>|<offset>        one history entry per event (applied or rejected), in log order
  *   o|<tenant>|<eventId>         the outcome of an event, for `?wait=applied`
  *   v|<entityId>                 the entity's current text embedding (model + float32 bytes)
- *   w|<partition>                applied watermark of a partition (enriched offset, source offset)
+ *   w|<partition>                KV projection watermark of a partition (enriched offset, source offset)
+ *   vw|<partition>               vector indexer watermark of a partition (same shape)
  *   kw|…                         keyword index (search/keyword-index.ts)
  */
 export const stateKey = (entityId: string): string => `m|${entityId}`;
@@ -15,6 +16,7 @@ export const historyKey = (entityId: string, offset: number): string => `${histo
 export const outcomeKey = (tenant: string, eventId: string): string => `o|${tenant}|${eventId}`;
 export const embeddingKey = (entityId: string): string => `v|${entityId}`;
 export const watermarkKey = (partition: number): string => `w|${partition.toString().padStart(6, '0')}`;
+export const vectorWatermarkKey = (partition: number): string => `vw|${partition.toString().padStart(6, '0')}`;
 export const STATE_PREFIX = 'm|';
 
 export function json(value: unknown): Buffer {

@@ -25,18 +25,31 @@ import {
   queryRoutes,
   startEnrichmentWorker,
   startProjectionWorker,
+  startVectorIndexer,
+  vectorWatermarkKey,
   topicSpecs,
   watermarkKey,
   type ConsumerLoop,
   type HttpServer,
+  type ReadinessCheck,
   type Route,
   type Telemetry,
+  type Topics,
 } from '@engram/pipeline';
+import type { EventLog } from '@engram/ports';
 import { createPipelineCodecs } from './codecs.js';
-import { openPorts } from './ports.js';
+import { embedderInfo, need, openPorts, type OptionalPort } from './ports.js';
 
 export const ROLES = ['ingest', 'query', 'enrichment', 'projection'] as const;
 export type Role = (typeof ROLES)[number];
+
+/** Beyond the log and the registry, which every role uses. */
+const PORTS_BY_ROLE: Record<Role, OptionalPort[]> = {
+  ingest: ['kv', 'cache'], // reads outcomes for ?wait=applied
+  query: ['kv', 'vectors', 'cache', 'embedder'],
+  enrichment: ['embedder'],
+  projection: ['kv', 'vectors', 'cache'],
+};
 
 export interface EngramOptions {
   roles: readonly Role[];
@@ -46,8 +59,7 @@ export interface EngramOptions {
 }
 
 export interface RunningEngram {
-  /** Set when this process serves HTTP. */
-  address?: AddressInfo;
+  address: AddressInfo;
   telemetry: Telemetry;
   /** Rejects if a worker loop crashes. */
   crashed: Promise<never>;
@@ -57,56 +69,58 @@ export interface RunningEngram {
 export async function startEngram(config: EngramConfig, options: EngramOptions): Promise<RunningEngram> {
   const telemetry = options.telemetry ?? createTelemetry({ level: config.logLevel });
   const roles = new Set(options.roles);
-  const ports = await openPorts(config);
+  const ports = await openPorts(config, new Set([...roles].flatMap((r) => PORTS_BY_ROLE[r])));
   telemetry.logger.info({ roles: [...roles], adapters: ports.adapters, dataDir: config.dataDir }, 'engram starting');
+  const { log } = ports;
 
   const topics = createTopics({ prefix: config.topicPrefix, partitions: config.partitions });
-  for (const spec of topicSpecs(topics)) await ports.log.ensureTopic(spec);
+  for (const spec of topicSpecs(topics)) await log.ensureTopic(spec);
   const codecs = await createPipelineCodecs(ports.registry, topics);
-  const collections = createVectorCollections({ textModel: ports.embedder.model, clientModalities: config.vectorDims });
-  await ensureCollections(ports.vectors, collections);
-  const watermarks = createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions });
-  const deadLetters = createDeadLetterSink({ log: ports.log, codecs, topics, telemetry });
+  const collections = createVectorCollections({ textModel: embedderInfo(config), clientModalities: config.vectorDims });
+  if (ports.vectors) await ensureCollections(ports.vectors, collections);
+  const watermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions });
+  const vectorWatermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions, keyFor: vectorWatermarkKey });
+  const deadLetters = createDeadLetterSink({ log, codecs, topics, telemetry });
   const stateAppended = createSignal();
-  const common = { log: ports.log, codecs, topics, deadLetters, telemetry };
+  const common = { log, codecs, topics, deadLetters, telemetry };
 
   const loops: ConsumerLoop[] = [];
-  if (roles.has('enrichment')) loops.push(startEnrichmentWorker({ ...common, embedder: ports.embedder }));
+  if (roles.has('enrichment')) loops.push(startEnrichmentWorker({ ...common, embedder: need(ports.embedder, 'embedder') }));
   if (roles.has('projection')) {
-    loops.push(startProjectionWorker({ ...common, kv: ports.kv, vectors: ports.vectors, cache: ports.cache, collections, watermarks, stateAppended }));
+    const kv = need(ports.kv, 'kv');
+    loops.push(startProjectionWorker({ ...common, kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, stateAppended }));
+    loops.push(startVectorIndexer({ ...common, kv, vectors: need(ports.vectors, 'vectors'), collections, kvWatermarks: watermarks!, vectorWatermarks: vectorWatermarks! }));
   }
+  const lag = startLagGauge(log, topics, telemetry, [
+    ...(roles.has('enrichment') ? [{ group: 'engram-enrichment', topic: topics.events }] : []),
+    ...(roles.has('projection') ? [{ group: 'engram-projection', topic: topics.enriched }, { group: 'engram-vectors', topic: topics.enriched }] : []),
+  ]);
 
-  let http: HttpServer | undefined;
-  let address: AddressInfo | undefined;
+  // Every app serves HTTP: the API routes of its roles, and health, readiness and metrics for all.
   let stopping = false;
+  const routes: Route[] = [];
   if (roles.has('ingest') || roles.has('query')) {
-    const query = createQueryService({ kv: ports.kv, cache: ports.cache, watermarks, limits: config.limits, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
-    const routes: Route[] = [];
+    const kv = need(ports.kv, 'kv');
+    const query = createQueryService({ kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, limits: config.limits, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
     if (roles.has('ingest')) {
-      const ingest = createIngestService({ log: ports.log, codecs, topics, limits: config.limits, clock: createHybridClock(), telemetry });
+      const ingest = createIngestService({ log, codecs, topics, limits: config.limits, clock: createHybridClock(), telemetry });
       routes.push(...ingestRoutes({ ingest, query }));
     }
     if (roles.has('query')) {
-      const search = createSearchService({ kv: ports.kv, vectors: ports.vectors, embedder: ports.embedder, collections, query, telemetry });
-      const subscriptions = createSubscriptionService({ log: ports.log, codecs, topics, stateAppended });
+      const search = createSearchService({ kv, vectors: need(ports.vectors, 'vectors'), embedder: need(ports.embedder, 'embedder'), collections, query, vectorWatermarks: vectorWatermarks!, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
+      const subscriptions = createSubscriptionService({ log, codecs, topics, stateAppended });
       routes.push(...queryRoutes({ query, search, subscriptions, maxTextLength: config.limits.maxTextLength }));
     }
-    routes.push(
-      ...opsRoutes({
-        registry: telemetry.metrics.registry,
-        isReady: () => !stopping,
-        checks: [
-          { name: 'log', check: async () => void (await ports.log.endOffsets(topics.events)) },
-          { name: 'kv', check: async () => void (await ports.kv.get(watermarkKey(0))) },
-          { name: 'vectors', check: async () => void (await ports.vectors.count(collections.nameFor('text')!)) },
-        ],
-      }),
-    );
-    const auth = createApiKeyAuth({ keys: config.apiKeys, dataDir: config.dataDir, announce: options.announce ?? ((m) => console.log(m)) });
-    http = createHttpServer({ routes, auth, telemetry, maxBodyBytes: config.limits.maxBodyBytes });
-    address = await http.listen(config.port, config.host);
-    telemetry.logger.info({ address: `http://${address.address}:${address.port}` }, 'engram listening');
   }
+  const checks: ReadinessCheck[] = [{ name: 'log', check: async () => void (await log.endOffsets(topics.events)) }];
+  if (ports.kv) checks.push({ name: 'kv', check: async () => void (await ports.kv!.get(watermarkKey(0))) });
+  if (ports.vectors) checks.push({ name: 'vectors', check: async () => void (await ports.vectors!.count(collections.nameFor('text')!)) });
+  routes.push(...opsRoutes({ registry: telemetry.metrics.registry, isReady: () => !stopping, checks }));
+
+  const auth = createApiKeyAuth({ keys: config.apiKeys, dataDir: config.dataDir, announce: options.announce ?? ((m) => console.log(m)) });
+  const http: HttpServer = createHttpServer({ routes, auth, telemetry, maxBodyBytes: config.limits.maxBodyBytes });
+  const address = await http.listen(config.port, config.host);
+  telemetry.logger.info({ address: `http://${address.address}:${address.port}` }, 'engram listening');
 
   const crashed = Promise.race(loops.map((l) => l.done.then(() => new Promise<never>(() => undefined)))) as Promise<never>;
   crashed.catch(() => undefined);
@@ -119,11 +133,29 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
       if (stopping) return;
       stopping = true;
       // Stop taking requests first, then let the workers finish the batch in hand, then close stores.
-      await http?.close(config.shutdownTimeoutMs);
+      await http.close(config.shutdownTimeoutMs);
+      clearInterval(lag);
       await Promise.all(loops.map((l) => l.stop()));
-      watermarks.close();
+      watermarks?.close();
+      vectorWatermarks?.close();
       await ports.close();
       telemetry.logger.info('engram stopped');
     },
   };
+}
+
+/** Consumer lag per group and partition (end offset minus committed offset), refreshed every 5 s. */
+function startLagGauge(log: EventLog, topics: Topics, telemetry: Telemetry, groups: Array<{ group: string; topic: string }>): NodeJS.Timeout {
+  const timer = setInterval(async () => {
+    for (const { group, topic } of groups) {
+      try {
+        const [end, committed] = await Promise.all([log.endOffsets(topic), log.committedOffsets(group, topic)]);
+        end.forEach((e, p) => telemetry.metrics.consumerLag.set({ group, partition: String(p) }, Math.max(0, e - (committed[p] ?? 0))));
+      } catch {
+        // the log is closing or down: readiness reports it
+      }
+    }
+  }, 5000);
+  timer.unref();
+  return timer;
 }

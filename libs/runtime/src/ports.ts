@@ -8,6 +8,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngramConfig } from '@engram/config';
 import { EngramError } from '@engram/core';
+
+/** Reads a port a role needs; its absence is a wiring bug, not a user error. */
+export function need<T>(port: T | undefined, name: string): T {
+  if (port === undefined) throw new EngramError('port_not_opened', `the ${name} port was not opened for this process's roles`);
+  return port;
+}
 import {
   createFsBlobStore,
   createHashEmbedder,
@@ -19,20 +25,22 @@ import {
   type BlobStore,
   type Cache,
   type Embedder,
+  type EmbeddingModelInfo,
   type EventLog,
   type KvStore,
   type SchemaRegistry,
   type VectorIndex,
 } from '@engram/ports';
 
+/** The ports a process opens; only those its roles need (see `PORTS_BY_ROLE`). */
 export interface Ports {
   log: EventLog;
-  kv: KvStore;
-  vectors: VectorIndex;
-  cache: Cache;
-  blobs: BlobStore;
-  embedder: Embedder;
   registry: SchemaRegistry;
+  kv?: KvStore;
+  vectors?: VectorIndex;
+  cache?: Cache;
+  blobs?: BlobStore;
+  embedder?: Embedder;
   /** What was chosen, for the boot log. */
   adapters: Record<string, string>;
   close(): Promise<void>;
@@ -42,7 +50,17 @@ function notBuilt(setting: string, value: string, issue: string): never {
   throw new EngramError('adapter_not_available', `${setting}=${value} is not available in this build yet (${issue}); use the embedded default`);
 }
 
-export async function openPorts(config: EngramConfig): Promise<Ports> {
+/** The text model's identity, known without loading it (vector collections are named after it). */
+export function embedderInfo(config: EngramConfig): EmbeddingModelInfo {
+  if (config.embedder !== 'hash') notBuilt('ENGRAM_EMBEDDER', config.embedder, 'the sentence-embedding issue');
+  return HASH_EMBEDDER_INFO;
+}
+
+const HASH_EMBEDDER_INFO: EmbeddingModelInfo = { id: 'hash-v1', revision: '1', dims: 384 };
+
+export type OptionalPort = 'kv' | 'vectors' | 'cache' | 'blobs' | 'embedder';
+
+export async function openPorts(config: EngramConfig, needs: ReadonlySet<OptionalPort>): Promise<Ports> {
   if (config.log !== 'embedded') notBuilt('ENGRAM_LOG', config.log, 'the Kafka backbone issue');
   if (config.kv !== 'embedded') notBuilt('ENGRAM_KV', config.kv, 'the TiKV issue');
   if (config.vector !== 'embedded') notBuilt('ENGRAM_VECTOR', config.vector, 'the distributed read-side issue');
@@ -61,19 +79,36 @@ export async function openPorts(config: EngramConfig): Promise<Ports> {
     return port;
   };
   try {
+    const adapters: Record<string, string> = { log: 'lmdb', registry: 'lmdb' };
     const ports: Ports = {
       registry: open(createLmdbSchemaRegistry({ path: dir('registry') })),
       log: open(createLmdbEventLog({ path: dir('log') })),
-      kv: open(createLmdbKvStore({ path: dir('kv') })),
-      vectors: open(await createHnswVectorIndex({ path: dir('vectors') })),
-      cache: open(createLruCache({ maxEntries: Math.max(1, config.cacheMaxEntries) })),
-      blobs: open(createFsBlobStore({ root: dir('blobs') })),
-      embedder: open(createHashEmbedder({ dims: 384 })),
-      adapters: { log: 'lmdb', kv: 'lmdb', registry: 'lmdb', vectors: 'hnswlib', cache: 'lru', blobs: 'fs', embedder: 'hash-v1' },
+      adapters,
       async close() {
         for (const port of opened.reverse()) await port.close().catch(() => undefined);
       },
     };
+    if (needs.has('kv')) {
+      ports.kv = open(createLmdbKvStore({ path: dir('kv') }));
+      adapters.kv = 'lmdb';
+    }
+    // The embedded vector index and cache live in one process: on embedded defaults run `engram start`.
+    if (needs.has('vectors')) {
+      ports.vectors = open(await createHnswVectorIndex({ path: dir('vectors') }));
+      adapters.vectors = 'hnswlib';
+    }
+    if (needs.has('cache')) {
+      ports.cache = open(createLruCache({ maxEntries: Math.max(1, config.cacheMaxEntries) }));
+      adapters.cache = 'lru';
+    }
+    if (needs.has('blobs')) {
+      ports.blobs = open(createFsBlobStore({ root: dir('blobs') }));
+      adapters.blobs = 'fs';
+    }
+    if (needs.has('embedder')) {
+      ports.embedder = open(createHashEmbedder({ dims: HASH_EMBEDDER_INFO.dims }));
+      adapters.embedder = 'hash-v1';
+    }
     return ports;
   } catch (error) {
     for (const port of opened.reverse()) await port.close().catch(() => undefined);

@@ -51,7 +51,7 @@ describe('HTTP API v1 (engram start, embedded)', () => {
       const s = await beta<Json>('POST', '/v1/search', { query: 'zebra migration notes', mode, consistentWith: token });
       assert.equal(s.status, 200);
       assert.deepEqual(s.body.results, [], `beta sees nothing in ${mode} search`);
-      const mine = await alpha<Json>('POST', '/v1/search', { query: 'zebra migration notes', mode, namespacePrefix: space });
+      const mine = await alpha<Json>('POST', '/v1/search', { query: 'zebra migration notes', mode, namespacePrefix: space, consistentWith: token });
       assert.equal((mine.body.results as Json[])[0]?.key, 'secret', `alpha finds it in ${mode} search`);
     }
     assert.equal((await beta('GET', `/v1/memories/${ns(space)}/secret/history`)).status, 404);
@@ -204,7 +204,7 @@ describe('HTTP API v1 (engram start, embedded)', () => {
       ],
     });
     assert.equal(w.status, 200);
-    const search = (body: Json) => alpha<Json>('POST', '/v1/search', { namespacePrefix: space, ...body });
+    const search = (body: Json) => alpha<Json>('POST', '/v1/search', { namespacePrefix: space, consistentWith: w.body.token, ...body });
     const keysOf = (r: { body: Json }) => (r.body.results as Json[]).map((x) => x.key);
     assert.deepEqual(keysOf(await search({ query: 'cat mat', mode: 'keyword' })), ['cat']);
     assert.equal(keysOf(await search({ query: 'the cat sat on the mat', mode: 'vector', k: 1 }))[0], 'cat');

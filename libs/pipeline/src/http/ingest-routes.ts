@@ -78,9 +78,10 @@ function isMergePatch(req: IncomingMessage): boolean {
 /** `If-Match: "3"` (the ETag we hand out), also `3` and `W/"3"`. */
 export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
-  const m = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
+  // Quotes come in pairs: `"3` or `3"` is a malformed header, not version 3.
+  const m = /^(?:W\/"(\d{1,15})"|"(\d{1,15})"|(\d{1,15}))$/.exec(header.trim());
   if (!m) throw new ValidationError('invalid_if_match', 'If-Match must be an entity version such as "3"', { field: 'If-Match' });
-  return Number(m[1]);
+  return Number(m[1] ?? m[2] ?? m[3]);
 }
 
 function traceOf(req: IncomingMessage): { traceparent?: string; tracestate?: string } | undefined {

@@ -88,7 +88,8 @@ export function createIngestService(deps: { log: EventLog; codecs: PipelineCodec
   }
 
   return {
-    submit: (tenant, raw, context) => append(parseBatch(tenant, raw, context?.trace)),
-    submitOne: (tenant, input, context) => append(parseBatch(tenant, [input], context?.trace)),
+    // async, so a validation error rejects the promise instead of throwing at the call.
+    submit: async (tenant, raw, context) => append(parseBatch(tenant, raw, context?.trace)),
+    submitOne: async (tenant, input, context) => append(parseBatch(tenant, [input], context?.trace)),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * How far the projection has got, per partition, in `memory-events` offsets (what consistency tokens
+ * How far a projection has got, per partition, in `memory-events` offsets (what consistency tokens
  * name). The projection worker advances it in process right after its KV batch is durable; a
  * query-api in another process learns it by reading the `w|<partition>` keys, so `waitFor` also
  * re-reads KV while anybody is waiting.
@@ -30,7 +30,15 @@ export interface AppliedWatermarks {
   close(): void;
 }
 
-export function createAppliedWatermarks(options: { kv: KvStore; partitions: number; refreshMs?: number }): AppliedWatermarks {
+export function createAppliedWatermarks(options: {
+  kv: KvStore;
+  partitions: number;
+  /** Which projection's watermark: the KV projection's (`w|p`) or the vector indexer's (`vw|p`). @default watermarkKey */
+  keyFor?: (partition: number) => string;
+  /** @default 25 */
+  refreshMs?: number;
+}): AppliedWatermarks {
+  const keyFor = options.keyFor ?? watermarkKey;
   const applied = new Map<number, number>();
   const waiters = new Set<Waiter>();
   let timer: NodeJS.Timeout | undefined;
@@ -56,7 +64,7 @@ export function createAppliedWatermarks(options: { kv: KvStore; partitions: numb
   const waitedPartitions = () => [...new Set([...waiters].flatMap((w) => [...w.positions.keys()]))];
 
   const refresh = async (partitions: number[]) => {
-    const values = await options.kv.getMany(partitions.map(watermarkKey));
+    const values = await options.kv.getMany(partitions.map(keyFor));
     values.forEach((buf, i) => {
       if (buf) advance(partitions[i]!, parseJson<Watermark>(buf).sourceOffset);
     });

@@ -1,18 +1,19 @@
 /**
  * The projection: folds a batch of `memory-enriched` records into KV state, history, outcomes, the
- * keyword index, the vector index, the cache and the `memory-state` changelog.
+ * keyword index, the cache and the `memory-state` changelog.
  *
  * Effectively once (DESIGN.md section 4): consumers read at least once, so a record at or below the
  * partition's applied watermark (stored in the same KV batch as the state it produced) is skipped.
  * Order of effects for one batch, chosen so a crash at any point is repaired by redelivery:
- *   1. vectors (version-guarded upserts: a replayed older version never wins),
- *   2. memory-state changelog (compacted by entity id; a repeat is harmless),
- *   3. ONE atomic KV batch: states, history, outcomes, keyword postings, watermarks,
- *   4. cache (version-guarded) and in-process watermark wake-ups,
- *   5. consumer offsets (the caller commits after this returns).
+ *   1. memory-state changelog (compacted by entity id; a repeat is harmless),
+ *   2. ONE atomic KV batch: states, history, outcomes, keyword postings, current embeddings, watermarks,
+ *   3. cache (version-guarded) and in-process watermark wake-ups,
+ *   4. consumer offsets (the caller commits after this returns).
+ * The vector index is fed by its own consumer (vector-indexer.ts) from the embeddings stored here, so
+ * the slower HNSW inserts never hold back state, history and keyword search.
  */
 import { applyEvent, encodeEntityId, hlcWallMs, type EnrichedEvent, type MemoryState } from '@engram/core';
-import type { Cache, EventLog, KvOp, KvStore, StoredRecord, VectorIndex } from '@engram/ports';
+import type { Cache, EventLog, KvOp, KvStore, StoredRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
 import type { DeadLetterSink } from '../dead-letters.js';
 import { embeddingKey, historyKey, json, outcomeKey, parseJson, stateKey, watermarkKey } from '../kv-keys.js';
@@ -21,17 +22,14 @@ import type { Telemetry } from '../telemetry.js';
 import type { Signal } from '../signal.js';
 import type { Topics } from '../topics.js';
 import type { AppliedWatermarks, Watermark } from './applied-watermarks.js';
-import { planVectorUpdates, type StoredEmbeddings } from './vector-updates.js';
-import type { VectorCollections } from './vector-collections.js';
+import { encodeVector, type StoredEmbeddings } from './vector-updates.js';
 
 export interface ProjectorDeps {
   kv: KvStore;
-  vectors: VectorIndex;
   cache: Cache;
   log: EventLog;
   codecs: PipelineCodecs;
   topics: Topics;
-  collections: VectorCollections;
   watermarks: AppliedWatermarks;
   deadLetters: DeadLetterSink;
   telemetry: Telemetry;
@@ -99,7 +97,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
           t.after = result.state;
           if (event.type !== 'MemoryDeleted' && enriched.embeddings.length > 0) {
             t.embeddings = { ...(t.embeddings ?? {}) };
-            for (const e of enriched.embeddings) t.embeddings[e.modality] = { model: e.model, vector: Array.from(e.vector) };
+            for (const e of enriched.embeddings) t.embeddings[e.modality] = { model: e.model, vector: encodeVector(e.vector) };
             t.newEmbeddings = true;
           }
           telemetry.metrics.projectionFreshness.observe(Math.max(0, Date.now() - hlcWallMs(event.hlc)) / 1000);
@@ -127,7 +125,6 @@ export function createProjector(deps: ProjectorDeps): Projector {
       }
       for (const [partition, mark] of marks) ops.push({ type: 'put', key: watermarkKey(partition), value: json(mark) });
 
-      await planVectorUpdates(deps, changed);
       if (changed.length > 0) {
         await deps.log.append(
           deps.topics.state,

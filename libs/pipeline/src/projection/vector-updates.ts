@@ -1,14 +1,24 @@
 /**
- * Turns the entities a batch changed into version-guarded upserts and deletes per vector collection.
- * A changed entity is re-upserted even when only its metadata changed, so filters (tags, agentId…)
- * always see the current fields; the vector itself comes from the batch or from the stored copy.
+ * Turns changed entities into version-guarded upserts and deletes per vector collection. A changed
+ * entity is re-upserted even when only its metadata changed, so filters (tags, agentId…) always see
+ * the current fields; the vector comes from the copy the projection stored in KV.
  */
 import { hlcWallMs, type MemoryState } from '@engram/core';
 import type { VectorFields, VectorIndex, VectorItem } from '@engram/ports';
 import type { VectorCollections } from './vector-collections.js';
 
-/** modality → the entity's current vector (as stored in KV under `v|<entityId>`). */
-export type StoredEmbeddings = Record<string, { model: string; vector: number[] }>;
+/** modality → the entity's current vector (as stored in KV under `v|<entityId>`; base64 float32 LE). */
+export type StoredEmbeddings = Record<string, { model: string; vector: string }>;
+
+export function encodeVector(vector: Float32Array): string {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
+}
+
+export function decodeVector(text: string): Float32Array {
+  const bytes = Buffer.from(text, 'base64');
+  // Copy into an aligned buffer: a Float32Array view needs a 4-byte-aligned offset.
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
 
 export function vectorFields(state: MemoryState): VectorFields {
   return {
@@ -22,7 +32,7 @@ export function vectorFields(state: MemoryState): VectorFields {
   };
 }
 
-export async function planVectorUpdates(
+export async function applyVectorUpdates(
   deps: { vectors: VectorIndex; collections: VectorCollections },
   changed: Array<{ entityId: string; after: MemoryState | undefined; embeddings: StoredEmbeddings | undefined }>,
 ): Promise<void> {
@@ -34,15 +44,16 @@ export async function planVectorUpdates(
     map.set(collection, list);
   };
   for (const { entityId, after, embeddings } of changed) {
-    if (!after || !embeddings) continue;
-    for (const [modality, stored] of Object.entries(embeddings)) {
+    if (!after) continue;
+    if (after.deleted) {
+      // Every collection: the entity may have had vectors of any modality before it was deleted.
+      for (const spec of deps.collections.specs()) push(deletes, spec.name, { id: entityId, version: after.version });
+      continue;
+    }
+    for (const [modality, stored] of Object.entries(embeddings ?? {})) {
       const collection = deps.collections.nameFor(modality);
       if (!collection) continue;
-      if (after.deleted) {
-        push(deletes, collection, { id: entityId, version: after.version });
-      } else {
-        push(upserts, collection, { id: entityId, vector: Float32Array.from(stored.vector), version: after.version, fields: vectorFields(after) });
-      }
+      push(upserts, collection, { id: entityId, vector: decodeVector(stored.vector), version: after.version, fields: vectorFields(after) });
     }
   }
   for (const [collection, items] of upserts) await deps.vectors.upsert(collection, items);

@@ -7,6 +7,8 @@
 import { LRUCache } from 'lru-cache';
 import { ValidationError, isEngramError, type MemoryState } from '@engram/core';
 import { matchesFilter, type Embedder, type KvStore, type VectorFilter, type VectorIndex } from '@engram/ports';
+import { decodeToken } from '../consistency-token.js';
+import type { AppliedWatermarks } from '../projection/applied-watermarks.js';
 import type { VectorCollections } from '../projection/vector-collections.js';
 import { vectorFields } from '../projection/vector-updates.js';
 import { reciprocalRankFusion, searchKeyword } from '../search/index.js';
@@ -47,6 +49,9 @@ export function createSearchService(deps: {
   embedder: Embedder;
   collections: VectorCollections;
   query: QueryService;
+  /** The vector indexer's progress: vector and hybrid searches with `consistentWith` wait for it too. */
+  vectorWatermarks: AppliedWatermarks;
+  consistencyTimeoutMs: number;
   telemetry: Telemetry;
   /** Recent query embeddings. @default 1000 */
   queryCacheSize?: number;
@@ -94,6 +99,9 @@ export function createSearchService(deps: {
     async search(request) {
       const started = process.hrtime.bigint();
       await deps.query.waitFor(request.consistentWith);
+      if (request.consistentWith && request.mode !== 'keyword') {
+        await deps.vectorWatermarks.waitFor(decodeToken(request.consistentWith), deps.consistencyTimeoutMs);
+      }
       const now = Date.now();
       const { k, mode } = request;
       let degraded = false;

@@ -1,0 +1,224 @@
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { EngramError, UnavailableError, ValidationError } from '@engram/core';
+import { createLmdbEventLog, type LmdbEventLog, type LogConsumer, type StoredRecord } from '@engram/ports';
+import { nextOffsets, startConsumerLoop, type ConsumerLoop, type ConsumerLoopOptions } from './consumer-loop.js';
+import { createRecordingDeadLetters, silentTelemetry, tempDir, waitUntil } from './pipeline.spec-helper.js';
+
+const TOPIC = 'loop-topic';
+const GROUP = 'loop-group';
+
+describe('nextOffsets', () => {
+  it('gives the next offset to read per partition, the max of each', () => {
+    const rec = (partition: number, offset: number) => ({ partition, offset }) as StoredRecord;
+    assert.deepEqual(
+      nextOffsets([rec(0, 4), rec(1, 0), rec(0, 2), rec(0, 7), rec(1, 3)]).sort((a, b) => a.partition - b.partition),
+      [{ partition: 0, offset: 8 }, { partition: 1, offset: 4 }],
+    );
+    assert.deepEqual(nextOffsets([]), []);
+  });
+});
+
+describe('consumer loop (embedded log)', () => {
+  let dir: string;
+  let log: LmdbEventLog;
+  let loop: ConsumerLoop | undefined;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    log = createLmdbEventLog({ path: path.join(dir, 'log'), pollIntervalMs: 10 });
+    await log.ensureTopic({ name: TOPIC, partitions: 2, compacted: false });
+  });
+  afterEach(async () => {
+    await loop?.stop();
+    loop = undefined;
+    await log.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function append(keys: string[], partition = 0): Promise<void> {
+    await log.append(TOPIC, keys.map((key) => ({ key, value: Buffer.from(key), partition })));
+  }
+
+  function start(options: Partial<ConsumerLoopOptions> & Pick<ConsumerLoopOptions, 'handle'>, consumer?: LogConsumer): ConsumerLoop {
+    loop = startConsumerLoop({
+      name: 'test',
+      consumer: consumer ?? log.consumer({ group: GROUP, topic: TOPIC }),
+      deadLetters: createRecordingDeadLetters(),
+      telemetry: silentTelemetry(),
+      backoffMs: 1,
+      ...options,
+    });
+    return loop;
+  }
+
+  const committed = () => log.committedOffsets(GROUP, TOPIC);
+
+  it('commits the next offsets only after handle resolved', async () => {
+    await append(['a', 'b', 'c'], 0);
+    await append(['d', 'e'], 1);
+    const seen: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    start({
+      handle: async (records) => {
+        seen.push(...records.map((r) => r.key));
+        await gate;
+      },
+    });
+    await waitUntil(() => seen.length === 5, 5000, 'the batch to be handed over');
+    assert.deepEqual(await committed(), [0, 0], 'nothing is committed while handle is running');
+    release();
+    await waitUntil(async () => (await committed()).join() === '3,2', 5000, 'the commit');
+    assert.deepEqual([...seen].sort(), ['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it('retries a retriable error with backoff, then succeeds without dead letters', async () => {
+    await append(['a', 'b']);
+    const deadLetters = createRecordingDeadLetters();
+    let calls = 0;
+    start({
+      deadLetters,
+      maxAttempts: 5,
+      handle: async () => {
+        calls++;
+        if (calls < 3) throw new UnavailableError('kv_unavailable', 'try again');
+      },
+    });
+    await waitUntil(async () => (await committed())[0] === 2, 5000, 'the commit');
+    assert.equal(calls, 3);
+    assert.equal(deadLetters.sent.length, 0);
+  });
+
+  it('isolates a non-retriable poison record: it alone is dead-lettered, the rest are handled and committed', async () => {
+    await append(['a', 'poison', 'b', 'c']);
+    const deadLetters = createRecordingDeadLetters();
+    const handled: string[] = [];
+    const batchSizes: number[] = [];
+    start({
+      deadLetters,
+      maxAttempts: 3,
+      handle: async (records) => {
+        batchSizes.push(records.length);
+        if (records.some((r) => r.key === 'poison')) throw new ValidationError('invalid_field', 'bad value');
+        handled.push(...records.map((r) => r.key));
+      },
+    });
+    await waitUntil(async () => (await committed())[0] === 4, 5000, 'the commit');
+    assert.deepEqual(handled, ['a', 'b', 'c']);
+    // The whole batch once (not retried: not retriable), then record by record.
+    assert.deepEqual(batchSizes, [4, 1, 1, 1, 1]);
+    assert.equal(deadLetters.sent.length, 1);
+    const [letter] = deadLetters.sent;
+    assert.equal(letter!.record.key, 'poison');
+    assert.equal(letter!.record.offset, 1);
+    assert.equal(letter!.code, 'invalid_field');
+    assert.equal(letter!.reason, 'bad value');
+  });
+
+  it('dead-letters a record whose retriable failure outlasts the retries, and a non-Engram error as processing_failed', async () => {
+    await append(['flaky', 'ok', 'boom']);
+    const deadLetters = createRecordingDeadLetters();
+    const attemptsByKey = new Map<string, number>();
+    start({
+      deadLetters,
+      maxAttempts: 2,
+      handle: async (records) => {
+        for (const r of records) attemptsByKey.set(r.key, (attemptsByKey.get(r.key) ?? 0) + 1);
+        if (records.some((r) => r.key === 'flaky')) throw new UnavailableError('embedder_unavailable', 'still down');
+        if (records.some((r) => r.key === 'boom')) throw new TypeError('cannot read x of undefined');
+      },
+    });
+    await waitUntil(async () => (await committed())[0] === 3, 5000, 'the commit');
+    assert.deepEqual(
+      deadLetters.sent.map((d) => [d.record.key, d.code, d.attempts]),
+      [['flaky', 'embedder_unavailable', 2], ['boom', 'processing_failed', 2]],
+    );
+    // flaky: 2 batch attempts + 2 alone; ok: 2 batch attempts + 1 alone; boom: 2 + 1 (not retriable alone).
+    assert.deepEqual(Object.fromEntries(attemptsByKey), { flaky: 4, ok: 3, boom: 3 });
+  });
+
+  it('stop() resolves, ends `done` and closes the consumer', async () => {
+    const consumer = log.consumer({ group: GROUP, topic: TOPIC });
+    let handled = 0;
+    const running = start({ handle: async (records) => void (handled += records.length) }, consumer);
+    await append(['a']);
+    await waitUntil(() => handled === 1, 5000, 'the record');
+    await running.stop();
+    await running.done;
+    await assert.rejects(consumer.poll({ timeoutMs: 1 }), (e: unknown) => e instanceof EngramError && e.code === 'consumer_closed');
+    // The group has no live member left: a new member gets every partition.
+    const next = log.consumer({ group: GROUP, topic: TOPIC });
+    assert.deepEqual(next.assignment(), [0, 1]);
+    await next.close();
+  });
+
+  it('stop() during retries of a retriable failure still closes the consumer and commits nothing', async () => {
+    const consumer = log.consumer({ group: GROUP, topic: TOPIC });
+    await append(['a', 'b']);
+    let calls = 0;
+    const running = start(
+      {
+        maxAttempts: 50,
+        backoffMs: 20,
+        handle: async () => {
+          calls++;
+          throw new UnavailableError('kv_unavailable', 'down');
+        },
+      },
+      consumer,
+    );
+    await waitUntil(() => calls >= 2, 5000, 'a retry');
+    await running.stop();
+    await running.done; // a stop is not a crash: `done` resolves
+    await assert.rejects(consumer.poll({ timeoutMs: 1 }), (e: unknown) => e instanceof EngramError && e.code === 'consumer_closed');
+    assert.deepEqual(await committed(), [0, 0], 'an unfinished batch is redelivered, not committed');
+  });
+
+  it('a crash (a failing commit) rejects `done` and still leaves the group', async () => {
+    const real = log.consumer({ group: GROUP, topic: TOPIC });
+    let closed = false;
+    const failingCommit: LogConsumer = {
+      poll: (o) => real.poll(o),
+      assignment: () => real.assignment(),
+      commit: async () => {
+        throw new Error('disk full');
+      },
+      close: async () => {
+        closed = true;
+        await real.close();
+      },
+    };
+    await append(['a']);
+    const running = start({ handle: async () => undefined }, failingCommit);
+    await assert.rejects(running.done, /disk full/);
+    assert.equal(closed, true);
+  });
+
+  it('with commitAfterHandle: false it leaves committing to handle', async () => {
+    const handled: string[] = [];
+    start({ commitAfterHandle: false, handle: async (records) => void handled.push(...records.map((r) => r.key)) });
+    await append(['a', 'b']);
+    await waitUntil(() => handled.length === 2, 5000, 'the first batch');
+    // A second batch handed over means the loop went past the point where it would have committed the first.
+    await append(['c']);
+    await waitUntil(() => handled.length === 3, 5000, 'the second batch');
+    assert.deepEqual(await committed(), [0, 0]);
+  });
+
+  it('with commitAfterHandle: false it still commits a batch it had to isolate', async () => {
+    const deadLetters = createRecordingDeadLetters();
+    await append(['a', 'poison', 'b']);
+    start({
+      commitAfterHandle: false,
+      deadLetters,
+      handle: async (records) => {
+        if (records.some((r) => r.key === 'poison')) throw new ValidationError('invalid_field', 'bad');
+      },
+    });
+    await waitUntil(async () => (await committed())[0] === 3, 5000, 'the commit after isolation');
+    assert.deepEqual(deadLetters.sent.map((d) => d.record.key), ['poison']);
+  });
+});
