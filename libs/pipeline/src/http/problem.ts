@@ -30,16 +30,18 @@ const STATUS_BY_CODE: Record<string, number> = {
   consistency_timeout: 504,
 };
 
+/** Codes of the caller's own input; anything else unknown and non-retriable is our fault (500). */
+const CLIENT_CODE = /^(invalid_|missing_|unknown_)/;
+
 export function statusFor(code: string, retriable: boolean): number {
   const status = STATUS_BY_CODE[code];
   if (status !== undefined) return status;
   if (retriable) return 503;
-  if (code.startsWith('invalid_') || code.startsWith('missing_') || code.startsWith('unknown_')) return 400;
-  return 400;
+  return CLIENT_CODE.test(code) ? 400 : 500;
 }
 
 export function toProblem(error: unknown): Problem {
-  if (isEngramError(error)) {
+  if (isEngramError(error) && statusFor(error.code, error.retriable) !== 500) {
     const status = statusFor(error.code, error.retriable);
     return {
       type: `https://engram.dev/problems/${error.code}`,
