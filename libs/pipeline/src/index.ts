@@ -9,6 +9,8 @@ export * from './topics.js';
 export * from './ingest/ingest-service.js';
 export * from './enrichment/enrichment-worker.js';
 export * from './projection/applied-watermarks.js';
+export * from './projection/changelog-emitter.js';
+export * from './projection/state-follower.js';
 export * from './projection/projector.js';
 export * from './projection/projection-worker.js';
 export * from './projection/vector-collections.js';

@@ -8,6 +8,7 @@
  *   v|<entityId>                 the entity's current text embedding (model + float32 bytes)
  *   w|<partition>                KV projection watermark of a partition (enriched offset, source offset)
  *   vw|<partition>               vector indexer watermark of a partition (same shape)
+ *   cw|<partition>               changelog emitter watermark of a partition (same shape)
  *   kw|…                         keyword index (search/keyword-index.ts)
  */
 export const stateKey = (entityId: string): string => `m|${entityId}`;
@@ -17,6 +18,7 @@ export const outcomeKey = (tenant: string, eventId: string): string => `o|${tena
 export const embeddingKey = (entityId: string): string => `v|${entityId}`;
 export const watermarkKey = (partition: number): string => `w|${partition.toString().padStart(6, '0')}`;
 export const vectorWatermarkKey = (partition: number): string => `vw|${partition.toString().padStart(6, '0')}`;
+export const changelogWatermarkKey = (partition: number): string => `cw|${partition.toString().padStart(6, '0')}`;
 export const STATE_PREFIX = 'm|';
 
 export function json(value: unknown): Buffer {

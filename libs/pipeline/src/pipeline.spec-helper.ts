@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLmdbEventLog, createLmdbSchemaRegistry, type LmdbEventLog, type SchemaRegistry, type StoredRecord } from '@engram/ports';
+import { encodeEntityId, hlcFromWallMs, partitionForEntity, type EnrichedEvent, type EventEnvelope, type MemoryEvent } from '@engram/core';
+import { createLmdbEventLog, createLmdbSchemaRegistry, type Embedder, type LmdbEventLog, type SchemaRegistry, type StoredRecord } from '@engram/ports';
 import {
   createDeadLetterCodec,
   createEnrichedEventCodec,
@@ -18,7 +19,7 @@ import {
 import type { Codec, PipelineCodecs } from './codecs.js';
 import type { DeadLetterSink } from './dead-letters.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
-import { createTopics, topicSpecs, type Topics } from './topics.js';
+import { createTopics, eventRecordKey, topicSpecs, type Topics } from './topics.js';
 
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'engram-'));
@@ -100,4 +101,74 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** The part of an event that differs by type (see libs/core/src/events.ts). */
+export type EventBody =
+  | { type: 'MemoryWritten'; value: unknown }
+  | { type: 'MemoryPatched'; patch: unknown }
+  | { type: 'MemoryDeleted' }
+  | { type: 'CounterIncremented'; delta: number }
+  | { type: 'SetElementsAdded'; elements: string[] }
+  | { type: 'SetElementsRemoved'; elements: string[] };
+
+let testEventSeq = 0;
+
+/**
+ * A valid event of `acme/notes/<key>` by `agent-1`, with a fresh event id and an HLC that grows with
+ * every call; `extra` overrides any envelope field (tenant, text, metadata, expectedVersion…).
+ */
+export function makeEvent(key: string, body: EventBody, extra: Partial<EventEnvelope> = {}): MemoryEvent {
+  const seq = ++testEventSeq;
+  return {
+    eventId: `ev-${seq}`,
+    tenant: 'acme',
+    namespace: 'notes',
+    key,
+    actor: 'agent-1',
+    hlc: hlcFromWallMs(Date.UTC(2024, 0, 1) + seq),
+    metadata: { tags: [], attributes: {} },
+    ...body,
+    ...extra,
+  } as MemoryEvent;
+}
+
+/** The first key `<prefix><n>` of `acme/notes` whose entity lives on `partition`. */
+export function keyOnPartition(partition: number, partitions: number, prefix = 'k'): string {
+  for (let n = 0; ; n++) {
+    const key = `${prefix}${n}`;
+    if (partitionForEntity(encodeEntityId({ tenant: 'acme', namespace: 'notes', key }), partitions) === partition) return key;
+  }
+}
+
+/**
+ * Does what ingest and the enrichment worker do for `events`, in order: appends each to
+ * `memory-events` on its entity's partition (that position becomes the source), embeds its text with
+ * `embedder` (unless it is a delete), appends the EnrichedEvent to `memory-enriched`, and returns the
+ * stored enriched records as a consumer would receive them.
+ */
+export async function appendEnriched(env: LogEnv, embedder: Embedder, events: MemoryEvent[]): Promise<StoredRecord[]> {
+  const records: StoredRecord[] = [];
+  for (const event of events) {
+    const entityId = encodeEntityId(event);
+    const partition = partitionForEntity(entityId, env.topics.partitions);
+    const key = eventRecordKey(event.tenant, event.eventId);
+    const [source] = await env.log.append(env.topics.events, [{ key, partition, value: env.codecs.event.encode(event) }]);
+    const enriched: EnrichedEvent = { event, source: { partition, offset: source!.offset }, embeddings: [] };
+    if (event.type !== 'MemoryDeleted' && event.text) {
+      const [vector] = await embedder.embed([event.text]);
+      const { id, revision, dims } = embedder.model;
+      enriched.embeddings.push({ modality: 'text', model: id, revision, dims, vector: vector! });
+    }
+    const [stored] = await env.log.append(env.topics.enriched, [{ key, partition, value: env.codecs.enriched.encode(enriched) }]);
+    records.push(...(await env.log.read(env.topics.enriched, partition, stored!.offset, 1)));
+  }
+  return records;
+}
+
+/** Appends a value no codec can decode to `memory-enriched` and returns it as stored. */
+export async function appendUndecodable(env: LogEnv, partition: number): Promise<StoredRecord> {
+  const [stored] = await env.log.append(env.topics.enriched, [{ key: 'acme|garbage', partition, value: Buffer.from('not avro at all') }]);
+  const [record] = await env.log.read(env.topics.enriched, partition, stored!.offset, 1);
+  return record!;
 }

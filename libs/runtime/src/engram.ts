@@ -26,6 +26,8 @@ import {
   startEnrichmentWorker,
   startProjectionWorker,
   startVectorIndexer,
+  startChangelogEmitter,
+  changelogWatermarkKey,
   vectorWatermarkKey,
   topicSpecs,
   watermarkKey,
@@ -80,6 +82,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   if (ports.vectors) await ensureCollections(ports.vectors, collections);
   const watermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions });
   const vectorWatermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions, keyFor: vectorWatermarkKey });
+  const changelogWatermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions, keyFor: changelogWatermarkKey });
   const deadLetters = createDeadLetterSink({ log, codecs, topics, telemetry });
   const stateAppended = createSignal();
   const common = { log, codecs, topics, deadLetters, telemetry };
@@ -88,12 +91,15 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   if (roles.has('enrichment')) loops.push(startEnrichmentWorker({ ...common, embedder: need(ports.embedder, 'embedder') }));
   if (roles.has('projection')) {
     const kv = need(ports.kv, 'kv');
-    loops.push(startProjectionWorker({ ...common, kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, stateAppended }));
+    loops.push(startProjectionWorker({ ...common, kv, cache: need(ports.cache, 'cache'), watermarks: watermarks! }));
+    loops.push(startChangelogEmitter({ ...common, kv, kvWatermarks: watermarks!, changelogWatermarks: changelogWatermarks!, stateAppended }));
     loops.push(startVectorIndexer({ ...common, kv, vectors: need(ports.vectors, 'vectors'), collections, kvWatermarks: watermarks!, vectorWatermarks: vectorWatermarks! }));
   }
   const lag = startLagGauge(log, topics, telemetry, [
     ...(roles.has('enrichment') ? [{ group: 'engram-enrichment', topic: topics.events }] : []),
-    ...(roles.has('projection') ? [{ group: 'engram-projection', topic: topics.enriched }, { group: 'engram-vectors', topic: topics.enriched }] : []),
+    ...(roles.has('projection')
+      ? ['engram-projection', 'engram-vectors', 'engram-changelog'].map((group) => ({ group, topic: topics.enriched }))
+      : []),
   ]);
 
   // Every app serves HTTP: the API routes of its roles, and health, readiness and metrics for all.
@@ -138,6 +144,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
       await Promise.all(loops.map((l) => l.stop()));
       watermarks?.close();
       vectorWatermarks?.close();
+      changelogWatermarks?.close();
       await ports.close();
       telemetry.logger.info('engram stopped');
     },

@@ -1,16 +1,16 @@
 /**
  * The projection: folds a batch of `memory-enriched` records into KV state, history, outcomes, the
- * keyword index, the cache and the `memory-state` changelog.
+ * keyword index and the cache. Followers (state-follower.ts) then feed the vector index and the
+ * `memory-state` changelog from what it stored.
  *
  * Effectively once (DESIGN.md section 4): consumers read at least once, so a record at or below the
  * partition's applied watermark (stored in the same KV batch as the state it produced) is skipped.
  * Order of effects for one batch, chosen so a crash at any point is repaired by redelivery:
- *   1. memory-state changelog (compacted by entity id; a repeat is harmless),
- *   2. ONE atomic KV batch: states, history, outcomes, keyword postings, current embeddings, watermarks,
- *   3. cache (version-guarded) and in-process watermark wake-ups,
- *   4. consumer offsets (the caller commits after this returns).
- * The vector index is fed by its own consumer (vector-indexer.ts) from the embeddings stored here, so
- * the slower HNSW inserts never hold back state, history and keyword search.
+ *   1. ONE atomic KV batch: states, history, outcomes, keyword postings, current embeddings, watermarks,
+ *   2. cache (version-guarded) and in-process watermark wake-ups,
+ *   3. consumer offsets (the caller commits after this returns).
+ * The vector index and the changelog are fed by their own consumers from what is stored here, so the
+ * slower HNSW inserts never hold back state, history and keyword search.
  */
 import { applyEvent, encodeEntityId, hlcWallMs, type EnrichedEvent, type MemoryState } from '@engram/core';
 import type { Cache, EventLog, KvOp, KvStore, StoredRecord } from '@engram/ports';
@@ -19,7 +19,6 @@ import type { DeadLetterSink } from '../dead-letters.js';
 import { embeddingKey, historyKey, json, outcomeKey, parseJson, stateKey, watermarkKey } from '../kv-keys.js';
 import { planKeywordUpdate, type KeywordChange } from '../search/index.js';
 import type { Telemetry } from '../telemetry.js';
-import type { Signal } from '../signal.js';
 import type { Topics } from '../topics.js';
 import type { AppliedWatermarks, Watermark } from './applied-watermarks.js';
 import { encodeVector, type StoredEmbeddings } from './vector-updates.js';
@@ -33,8 +32,6 @@ export interface ProjectorDeps {
   watermarks: AppliedWatermarks;
   deadLetters: DeadLetterSink;
   telemetry: Telemetry;
-  /** Notified after the changelog got new states (wakes subscriptions in this process). */
-  stateAppended?: Signal;
 }
 
 /** One entity touched by the batch: its state before the batch and after each applied event. */
@@ -44,6 +41,7 @@ interface Touched {
   before: MemoryState | undefined;
   after: MemoryState | undefined;
   embeddings: StoredEmbeddings | undefined;
+  /** `embeddings` changed in this batch (new vectors, or none after a delete). */
   newEmbeddings: boolean;
 }
 
@@ -95,7 +93,11 @@ export function createProjector(deps: ProjectorDeps): Projector {
         if (outcome.status === 'applied') {
           applied++;
           t.after = result.state;
-          if (event.type !== 'MemoryDeleted' && enriched.embeddings.length > 0) {
+          if (event.type === 'MemoryDeleted') {
+            // The deleted text's vectors go with it, also when a rewrite follows in this same batch.
+            t.embeddings = undefined;
+            t.newEmbeddings = true;
+          } else if (enriched.embeddings.length > 0) {
             t.embeddings = { ...(t.embeddings ?? {}) };
             for (const e of enriched.embeddings) t.embeddings[e.modality] = { model: e.model, vector: encodeVector(e.vector) };
             t.newEmbeddings = true;
@@ -120,17 +122,12 @@ export function createProjector(deps: ProjectorDeps): Projector {
       ops.push(...(await planKeywordUpdate(kv, keywordChanges.filter((c) => c.before !== c.after))));
       for (const t of changed) {
         ops.push({ type: 'put', key: stateKey(t.entityId), value: json(t.after) });
-        if (t.newEmbeddings) ops.push({ type: 'put', key: embeddingKey(t.entityId), value: json(t.embeddings) });
-        if (t.after?.deleted && t.embeddings) ops.push({ type: 'del', key: embeddingKey(t.entityId) });
+        if (t.newEmbeddings) {
+          ops.push(t.embeddings ? { type: 'put', key: embeddingKey(t.entityId), value: json(t.embeddings) } : { type: 'del', key: embeddingKey(t.entityId) });
+        }
       }
       for (const [partition, mark] of marks) ops.push({ type: 'put', key: watermarkKey(partition), value: json(mark) });
 
-      if (changed.length > 0) {
-        await deps.log.append(
-          deps.topics.state,
-          changed.map((t) => ({ key: t.entityId, partition: t.partition, value: codecs.state.encode(t.after!) })),
-        );
-      }
       await kv.batch(ops);
 
       for (const t of changed) {
@@ -138,7 +135,6 @@ export function createProjector(deps: ProjectorDeps): Projector {
         await deps.cache.set(t.entityId, { value: json(state), version: state.version });
       }
       for (const [partition, mark] of marks) deps.watermarks.advance(partition, mark.sourceOffset);
-      if (changed.length > 0) deps.stateAppended?.notify();
       telemetry.metrics.eventsApplied.inc({ outcome: 'applied' }, applied);
       telemetry.metrics.eventsApplied.inc({ outcome: 'rejected' }, rejected);
       return { applied, rejected, skipped };

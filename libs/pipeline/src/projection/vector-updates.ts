@@ -34,7 +34,17 @@ export function vectorFields(state: MemoryState): VectorFields {
 
 export async function applyVectorUpdates(
   deps: { vectors: VectorIndex; collections: VectorCollections },
-  changed: Array<{ entityId: string; after: MemoryState | undefined; embeddings: StoredEmbeddings | undefined }>,
+  changed: Array<{
+    entityId: string;
+    after: MemoryState | undefined;
+    embeddings: StoredEmbeddings | undefined;
+    /**
+     * The entity was deleted at some point covered by this update. Its state may already show a later
+     * rewrite, so the vectors of the deleted text are removed from every collection it has no current
+     * vector in (only then: a delete leaves a tombstone, too costly for every update). @default false
+     */
+    deletedBefore?: boolean;
+  }>,
 ): Promise<void> {
   const upserts = new Map<string, VectorItem[]>();
   const deletes = new Map<string, Array<{ id: string; version: number }>>();
@@ -43,17 +53,20 @@ export async function applyVectorUpdates(
     list.push(item);
     map.set(collection, list);
   };
-  for (const { entityId, after, embeddings } of changed) {
+  for (const { entityId, after, embeddings, deletedBefore } of changed) {
     if (!after) continue;
-    if (after.deleted) {
-      // Every collection: the entity may have had vectors of any modality before it was deleted.
-      for (const spec of deps.collections.specs()) push(deletes, spec.name, { id: entityId, version: after.version });
-      continue;
-    }
-    for (const [modality, stored] of Object.entries(embeddings ?? {})) {
+    const current = new Set<string>();
+    for (const [modality, stored] of after.deleted ? [] : Object.entries(embeddings ?? {})) {
       const collection = deps.collections.nameFor(modality);
       if (!collection) continue;
+      current.add(collection);
       push(upserts, collection, { id: entityId, vector: decodeVector(stored.vector), version: after.version, fields: vectorFields(after) });
+    }
+    if (after.deleted || deletedBefore) {
+      // Every other collection: the entity may have had vectors of any modality before it was deleted.
+      for (const spec of deps.collections.specs()) {
+        if (!current.has(spec.name)) push(deletes, spec.name, { id: entityId, version: after.version });
+      }
     }
   }
   for (const [collection, items] of upserts) await deps.vectors.upsert(collection, items);

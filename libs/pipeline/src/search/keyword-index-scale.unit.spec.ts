@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { createLmdbKvStore } from '@engram/ports';
 import type { KvStore } from '@engram/ports';
 import { planKeywordUpdate, searchKeyword } from './keyword-index.js';

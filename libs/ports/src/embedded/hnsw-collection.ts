@@ -1,7 +1,8 @@
 /**
- * In-memory side of one collection: the HNSW graph plus the maps that translate between string ids
- * and hnswlib's integer labels, the fields used by filters, and the ids of each tenant. It is always
- * a function of the LMDB rows: changes are applied here only after LMDB committed them.
+ * In-memory side of one collection, held by the graph worker (hnsw-graph-worker.ts): the HNSW graph
+ * plus the maps that translate between string ids and hnswlib's integer labels, the fields used by
+ * filters, and the ids of each tenant. It is always a function of the LMDB rows: changes are applied
+ * here only after LMDB committed them, with the labels the main thread recorded in those rows.
  */
 import type { HierarchicalNSW } from 'hnswlib-node';
 import { matchesFilter } from '../vector-index.js';
@@ -37,27 +38,11 @@ export class HnswCollection {
   readonly items = new Map<string, LiveItem>();
   private readonly idsByLabel: Array<string | undefined> = [];
   private readonly tenants = new Map<string, Set<string>>();
-  /** Labels of deleted items, reused before new ones so the graph does not grow without bound. */
-  private readonly freeLabels = new Set<number>();
-  private nextLabel = 0;
 
   constructor(
     readonly spec: Required<CollectionSpec>,
     readonly hnsw: HierarchicalNSW,
   ) {}
-
-  /**
-   * Labels for new items, without claiming them: the caller commits to LMDB first and claims them
-   * (through {@link upsert}) only once that succeeded.
-   */
-  labelAllocator(): () => number {
-    const free = this.freeLabels.values();
-    let next = this.nextLabel;
-    return () => {
-      const reused = free.next();
-      return reused.done === true ? next++ : reused.value;
-    };
-  }
 
   /**
    * Records an item in the maps, and in the graph when `vector` is given (recovery passes none and
@@ -66,7 +51,6 @@ export class HnswCollection {
   upsert(id: string, label: number, fields: VectorFields, vector: Float32Array | undefined): void {
     // A live row keeps its label for life, so normally there is nothing to hide here.
     this.forget(id, this.items.get(id)?.label !== label);
-    this.claimLabel(label);
     this.items.set(id, { label, fields });
     this.idsByLabel[label] = id;
     let ids = this.tenants.get(fields.tenant);
@@ -157,12 +141,6 @@ export class HnswCollection {
     return scored.sort(compareScored);
   }
 
-  private claimLabel(label: number): void {
-    for (let l = this.nextLabel; l < label; l++) this.freeLabels.add(l);
-    this.nextLabel = Math.max(this.nextLabel, label + 1);
-    this.freeLabels.delete(label);
-  }
-
   private forget(id: string, hide: boolean): void {
     const item = this.items.get(id);
     if (item === undefined) return;
@@ -171,9 +149,7 @@ export class HnswCollection {
     const ids = this.tenants.get(item.fields.tenant);
     ids?.delete(id);
     if (ids?.size === 0) this.tenants.delete(item.fields.tenant);
-    if (hide) {
-      this.hnsw.markDelete(item.label);
-      this.freeLabels.add(item.label);
-    }
+    // The label may be handed to another item later (hnsw-labels): hnswlib then revives the point.
+    if (hide) this.hnsw.markDelete(item.label);
   }
 }

@@ -1,5 +1,7 @@
 /**
- * The durable truth of the embedded vector index: one LMDB environment with three databases.
+ * The durable truth of the embedded vector index: one LMDB environment with three databases. The
+ * main thread writes; the graph worker opens the same environment (lmdb-js shares it within the
+ * process) and only reads.
  *
  * - `collections`: name → {@link CollectionRecord} (spec, last change sequence, snapshot metadata).
  * - `items`: `<collection>\0<id>` → {@link ItemRow}: a live row (label, version, fields, seq) or a
@@ -48,13 +50,18 @@ export function isTombstone(row: ItemRow): row is Tombstone {
   return 'deleted' in row;
 }
 
-
 export interface HnswStore {
   listCollections(): CollectionRecord[];
   getCollection(name: string): CollectionRecord | undefined;
   /** All rows of a collection, live and tombstones, in key order. */
   scan(collection: string): Iterable<{ id: string; row: ItemRow }>;
   getVector(collection: string, id: string): Float32Array | undefined;
+  /**
+   * Makes the next reads see every commit made so far, by any thread. lmdb-js keeps one read
+   * snapshot per thread until its next event turn; the graph worker reads rows the main thread has
+   * just committed, so it calls this before each batch of reads.
+   */
+  refreshReads(): void;
   /** Runs `fn` in one write transaction; resolves once committed and flushed to disk. */
   write<T>(fn: (tx: HnswWriteTx) => T): Promise<T>;
   close(): Promise<void>;
@@ -122,6 +129,7 @@ export function openHnswStore(dir: string): HnswStore {
       const bytes = vectors.get(itemKey(collection, id));
       return bytes === undefined ? undefined : bytesToVector(bytes);
     },
+    refreshReads: () => root.resetReadTxn(),
     async write(fn) {
       const result = await root.transaction(() => fn(tx));
       await root.flushed;

@@ -11,14 +11,15 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ResourceLimits } from 'node:worker_threads';
 import { ConflictError, EngramError, NotFoundError } from '@engram/core';
 import type { CollectionSpec, VectorHit, VectorIndex, VectorItem, VectorSearch } from '../vector-index.js';
-import { HnswCollection } from './hnsw-collection.js';
-import { createGraph, loadCollection } from './hnsw-recovery.js';
+import { createGraphClient } from './hnsw-graph-client.js';
+import { LabelAllocator } from './hnsw-labels.js';
+import type { GraphRequest } from './hnsw-protocol.js';
 import type { GraphSettings } from './hnsw-recovery.js';
-import { writeSnapshot } from './hnsw-snapshot.js';
 import { isTombstone, openHnswStore } from './hnsw-store.js';
-import type { CollectionRecord } from './hnsw-store.js';
+import type { CollectionRecord, SnapshotMeta } from './hnsw-store.js';
 import { checkDeletes, checkItems, checkPositiveInteger, checkSearch, checkSpec } from './hnsw-validation.js';
 
 export interface HnswVectorIndexOptions {
@@ -39,6 +40,39 @@ export interface HnswVectorIndexOptions {
    * the next start is slower, so this is for logging. @default ignore
    */
   onSnapshotError?: (error: unknown, collection: string) => void;
+  /**
+   * Limits of the graph worker's JS heap (its maps of ids and fields; hnswlib's graphs are native
+   * memory). A worker that exceeds them dies; calls then fail with `vector_index_unavailable` and the
+   * next one starts a new worker. @default Node's defaults
+   */
+  workerResourceLimits?: ResourceLimits;
+}
+
+/** What the main thread keeps of a collection; the graph and the maps search needs are in the worker. */
+interface CollectionState {
+  spec: Required<CollectionSpec>;
+  labels: LabelAllocator;
+  /** Sequence of the last change committed to LMDB. */
+  seq: number;
+  /** Sequence covered by the recorded snapshot, -1 when there is none usable. */
+  snapshotSeq: number;
+}
+
+type Applied = VectorItem & { label: number };
+
+/** One message for the whole batch; the vectors go packed in one buffer, transferred, not copied. */
+function upsertRequest(name: string, seq: number, applied: Applied[], dims: number): GraphRequest & { vectors: Float32Array<ArrayBuffer> } {
+  const vectors = new Float32Array(applied.length * dims);
+  applied.forEach((item, i) => vectors.set(item.vector, i * dims));
+  return {
+    op: 'upsert',
+    collection: name,
+    seq,
+    ids: applied.map((item) => item.id),
+    labels: applied.map((item) => item.label),
+    fields: applied.map((item) => item.fields),
+    vectors,
+  };
 }
 
 /** Opens (or creates) the index at `options.path`, recovering every collection before resolving. */
@@ -54,18 +88,26 @@ export async function createHnswVectorIndex(options: HnswVectorIndexOptions): Pr
   const snapshotEvery = checkPositiveInteger('snapshotEvery', options.snapshotEvery ?? 10_000, 1);
   const onSnapshotError = options.onSnapshotError ?? (() => undefined);
   const snapshotsDir = join(options.path, 'snapshots');
+  const lmdbDir = join(options.path, 'lmdb');
   await mkdir(snapshotsDir, { recursive: true });
-  const store = openHnswStore(join(options.path, 'lmdb'));
-  const collections = new Map<string, HnswCollection>();
+  // Opened here first: the worker then joins the environment this thread created.
+  const store = openHnswStore(lmdbDir);
+  const client = createGraphClient({ config: { lmdbDir, snapshotsDir, graph, tuning }, resourceLimits: options.workerResourceLimits });
+  const collections = new Map<string, CollectionState>();
   try {
-    for (const record of store.listCollections()) collections.set(record.spec.name, await loadCollection(store, record, snapshotsDir, graph));
+    for (const loaded of await client.start()) {
+      const { spec, seq, snapshotSeq, labels } = loaded;
+      collections.set(spec.name, { spec, seq, snapshotSeq, labels: new LabelAllocator(labels) });
+    }
   } catch (error) {
+    await client.close();
     await store.close();
     throw error;
   }
 
-  // Writes, snapshots and close run one at a time: hnswlib must not change while it serialises
-  // the graph, and label allocation assumes no concurrent writer.
+  // Commits, snapshots and close run one at a time: label allocation assumes no concurrent writer,
+  // and the worker must receive changes in commit order. Waiting for the worker to apply a change
+  // happens outside, so the next batch can commit meanwhile.
   let tail: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
     const result = tail.then(fn);
@@ -80,7 +122,7 @@ export async function createHnswVectorIndex(options: HnswVectorIndexOptions): Pr
   }
 
   /** Calls check `closed` on entry only: work accepted before close() still completes. */
-  function collectionOf(name: string): HnswCollection {
+  function collectionOf(name: string): CollectionState {
     const collection = collections.get(name);
     if (collection === undefined) throw new NotFoundError('collection_not_found', `collection ${name} does not exist`, { collection: name });
     return collection;
@@ -89,38 +131,22 @@ export async function createHnswVectorIndex(options: HnswVectorIndexOptions): Pr
   async function snapshot(name: string): Promise<void> {
     const collection = collections.get(name);
     if (collection === undefined || collection.seq <= Math.max(collection.snapshotSeq, 0)) return;
-    const seq = collection.seq;
-    const meta = await writeSnapshot(snapshotsDir, name, collection.hnsw, seq);
+    // Every change committed so far was sent before this request, so the file covers them all.
+    const meta = await client.call<SnapshotMeta>({ op: 'snapshot', collection: name });
     await store.write((tx) => {
       const record = tx.getCollection(name) as CollectionRecord;
       tx.putCollection({ ...record, snapshot: meta });
     });
-    collection.snapshotSeq = seq;
+    collection.snapshotSeq = meta.seq;
   }
 
-  function maybeSnapshot(collection: HnswCollection): void {
+  function maybeSnapshot(collection: CollectionState): void {
     const name = collection.spec.name;
-    if (collection.seq - Math.max(collection.snapshotSeq, 0) < snapshotEvery || snapshotQueued.has(name)) return;
+    if (closed || collection.seq - Math.max(collection.snapshotSeq, 0) < snapshotEvery || snapshotQueued.has(name)) return;
     snapshotQueued.add(name);
     void exclusive(() => snapshot(name))
       .catch((error: unknown) => onSnapshotError(error, name))
       .finally(() => snapshotQueued.delete(name));
-  }
-
-  /**
-   * Applies committed changes to memory. Should that fail (hnswlib out of memory, say), memory no
-   * longer mirrors LMDB: reload the collection from LMDB, which holds the change already.
-   */
-  async function apply(collection: HnswCollection, seq: number, change: () => void): Promise<void> {
-    try {
-      change();
-      collection.seq = seq;
-    } catch {
-      const record = store.getCollection(collection.spec.name) as CollectionRecord;
-      collections.set(record.spec.name, await loadCollection(store, record, snapshotsDir, graph));
-      return;
-    }
-    maybeSnapshot(collection);
   }
 
   for (const collection of collections.values()) maybeSnapshot(collection);
@@ -138,7 +164,9 @@ export async function createHnswVectorIndex(options: HnswVectorIndexOptions): Pr
           return;
         }
         await store.write((tx) => tx.putCollection({ spec: wanted, seq: 0 }));
-        collections.set(wanted.name, new HnswCollection(wanted, createGraph(wanted.dims, 0, graph)));
+        // Known from the commit on: should the worker die before creating it, its successor loads it.
+        collections.set(wanted.name, { spec: wanted, seq: 0, snapshotSeq: -1, labels: new LabelAllocator() });
+        await client.call({ op: 'create', spec: wanted });
       });
     },
 
@@ -146,28 +174,33 @@ export async function createHnswVectorIndex(options: HnswVectorIndexOptions): Pr
       assertOpen();
       const prepared = checkItems(items, collectionOf(name).spec.dims);
       if (prepared.length === 0) return;
-      await exclusive(async () => {
+      const sent = await exclusive(async () => {
         const collection = collectionOf(name);
-        const allocate = collection.labelAllocator();
+        const candidates = collection.labels.candidates();
         const { seq, applied } = await store.write((tx) => {
           const record = tx.getCollection(name) as CollectionRecord;
           let next = record.seq;
-          const applied: Array<VectorItem & { label: number }> = [];
+          const applied: Applied[] = [];
           for (const item of prepared) {
             const row = tx.getRow(name, item.id);
             if (row !== undefined && item.version < row.version) continue;
             // Reads inside the transaction see its own writes, so a repeated id keeps its label.
-            const label = row !== undefined && !isTombstone(row) ? row.label : allocate();
+            const label = row !== undefined && !isTombstone(row) ? row.label : candidates();
             tx.putLive(name, item.id, { label, version: item.version, fields: item.fields, seq: ++next }, item.vector);
             applied.push({ ...item, label });
           }
           if (applied.length > 0) tx.putCollection({ ...record, seq: next });
           return { seq: next, applied };
         });
-        await apply(collection, seq, () => {
-          for (const item of applied) collection.upsert(item.id, item.label, item.fields, item.vector);
-        });
+        if (applied.length === 0) return undefined;
+        for (const item of applied) collection.labels.claim(item.label);
+        collection.seq = seq;
+        const request = upsertRequest(name, seq, applied, collection.spec.dims);
+        return { collection, done: client.call<void>(request, [request.vectors.buffer]) };
       });
+      if (sent === undefined) return;
+      await sent.done;
+      maybeSnapshot(sent.collection);
     },
 
     async delete(name: string, items: Array<{ id: string; version: number }>): Promise<void> {
@@ -175,45 +208,54 @@ export async function createHnswVectorIndex(options: HnswVectorIndexOptions): Pr
       const prepared = checkDeletes(items);
       collectionOf(name); // an unknown collection fails even for an empty list, as upsert does
       if (prepared.length === 0) return;
-      await exclusive(async () => {
+      const sent = await exclusive(async () => {
         const collection = collectionOf(name);
-        const { seq, deleted } = await store.write((tx) => {
+        const { seq, deleted, freed } = await store.write((tx) => {
           const record = tx.getCollection(name) as CollectionRecord;
           let next = record.seq;
           const deleted: string[] = [];
+          const freed: number[] = [];
           for (const item of prepared) {
             const row = tx.getRow(name, item.id);
             if (row !== undefined && (item.version < row.version || (isTombstone(row) && item.version === row.version))) continue;
+            if (row !== undefined && !isTombstone(row)) freed.push(row.label);
             // A tombstone even for an unknown id: an older upsert delivered later must stay ignored.
             tx.putTombstone(name, item.id, { version: item.version, seq: ++next, deleted: true });
             deleted.push(item.id);
           }
           if (deleted.length > 0) tx.putCollection({ ...record, seq: next });
-          return { seq: next, deleted };
+          return { seq: next, deleted, freed };
         });
-        await apply(collection, seq, () => {
-          for (const id of deleted) collection.delete(id);
-        });
+        if (deleted.length === 0) return undefined;
+        for (const label of freed) collection.labels.release(label);
+        collection.seq = seq;
+        return { collection, done: client.call<void>({ op: 'delete', collection: name, seq, ids: deleted }) };
       });
+      if (sent === undefined) return;
+      await sent.done;
+      maybeSnapshot(sent.collection);
     },
 
     async search(name: string, search: VectorSearch): Promise<VectorHit[]> {
       assertOpen();
-      const collection = collectionOf(name);
-      const query = checkSearch(search, collection.spec);
-      return collection.search(query, search.k, search.filter, tuning, (id) => store.getVector(name, id));
+      const query = checkSearch(search, collectionOf(name).spec);
+      return client.call<VectorHit[]>({ op: 'search', collection: name, query, k: search.k, filter: search.filter }, [query.buffer as ArrayBuffer]);
     },
 
     async count(name: string): Promise<number> {
       assertOpen();
-      return collectionOf(name).items.size;
+      return collectionOf(name).labels.liveCount;
     },
 
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
       await exclusive(async () => {
-        for (const name of collections.keys()) await snapshot(name).catch((error: unknown) => onSnapshotError(error, name));
+        // A dead worker is not restarted just to snapshot: the next start recovers from LMDB anyway.
+        if (client.running) {
+          for (const name of collections.keys()) await snapshot(name).catch((error: unknown) => onSnapshotError(error, name));
+        }
+        await client.close();
       });
       await store.close();
     },

@@ -1,0 +1,157 @@
+/**
+ * The graph worker of the embedded vector index: it owns every collection's HNSW graph (hnswlib)
+ * and the maps search needs, so that hnswlib's synchronous, CPU-bound calls (addPoint above all)
+ * never block the main thread, where HTTP ingest, reads and the pipeline's other workers run.
+ * Started by hnsw-graph-client.ts through hnsw-graph-worker.mjs; speaks hnsw-protocol.ts.
+ *
+ * Changes arrive only after the main thread committed them to LMDB, with the labels it recorded
+ * there, and are applied in arrival order. Loads, changes and snapshots run one at a time (hnswlib
+ * must not change while it serialises a graph); searches run as soon as they arrive, in between.
+ * The worker opens the same LMDB environment and only reads it: rows and vectors to recover a
+ * collection, vectors for exact search.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import type { VectorFields, VectorHit } from '../vector-index.js';
+import { HnswCollection } from './hnsw-collection.js';
+import { toWire } from './hnsw-protocol.js';
+import type { GraphRequest, GraphWorkerConfig, LoadedCollection, RequestEnvelope, ResponseEnvelope } from './hnsw-protocol.js';
+import { createGraph, loadCollection } from './hnsw-recovery.js';
+import { writeSnapshot } from './hnsw-snapshot.js';
+import { openHnswStore } from './hnsw-store.js';
+import type { CollectionRecord, SnapshotMeta } from './hnsw-store.js';
+
+/**
+ * Longest stretch of graph inserts before the worker looks at its message queue again: a search
+ * then waits behind an upsert batch for about this long, not for the whole batch.
+ */
+const SLICE_MS = 5;
+
+const config = workerData as GraphWorkerConfig;
+const port = parentPort as MessagePort;
+const store = openHnswStore(config.lmdbDir);
+const collections = new Map<string, HnswCollection>();
+
+let tail: Promise<unknown> = Promise.resolve();
+function serial<T>(fn: () => Promise<T>): Promise<T> {
+  const result = tail.then(fn);
+  tail = result.catch(() => undefined);
+  return result;
+}
+
+function collectionOf(name: string): HnswCollection {
+  const collection = collections.get(name);
+  // The main thread checks names before sending, so this is a bug, not a caller's mistake.
+  if (collection === undefined) throw new Error(`graph worker: unknown collection ${name}`);
+  return collection;
+}
+
+async function loadAll(): Promise<LoadedCollection[]> {
+  store.refreshReads();
+  const loaded: LoadedCollection[] = [];
+  for (const record of store.listCollections()) {
+    const collection = await loadCollection(store, record, config.snapshotsDir, config.graph);
+    collections.set(record.spec.name, collection);
+    const labels = Uint32Array.from(collection.items.values(), (item) => item.label);
+    loaded.push({ spec: record.spec, seq: collection.seq, snapshotSeq: collection.snapshotSeq, labels });
+  }
+  return loaded;
+}
+
+/**
+ * Applies committed changes to memory. Should that fail (hnswlib out of memory, say), memory no
+ * longer mirrors LMDB: reload the collection from LMDB, which holds the change already (and maybe
+ * later ones, applied a second time when their messages come: that changes nothing). If even that
+ * fails, end the worker: the index starts a new one, which loads everything from LMDB.
+ */
+async function apply(name: string, seq: number, change: (collection: HnswCollection) => Promise<void>): Promise<void> {
+  const collection = collectionOf(name);
+  try {
+    await change(collection);
+    collection.seq = Math.max(collection.seq, seq);
+  } catch {
+    try {
+      store.refreshReads();
+      const record = store.getCollection(name) as CollectionRecord;
+      collections.set(name, await loadCollection(store, record, config.snapshotsDir, config.graph));
+    } catch (error) {
+      setImmediate(() => {
+        throw error;
+      });
+      throw error;
+    }
+  }
+}
+
+async function upsert(request: Extract<GraphRequest, { op: 'upsert' }>): Promise<void> {
+  const { ids, labels, fields, vectors } = request;
+  await apply(request.collection, request.seq, async (collection) => {
+    const dims = collection.spec.dims;
+    let sliceStart = performance.now();
+    for (let i = 0; i < ids.length; i++) {
+      collection.upsert(ids[i] as string, labels[i] as number, fields[i] as VectorFields, vectors.subarray(i * dims, (i + 1) * dims));
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
+    }
+  });
+}
+
+function search(request: Extract<GraphRequest, { op: 'search' }>): VectorHit[] {
+  const { collection: name, query, k, filter } = request;
+  // Unknown only while its `create` waits behind a snapshot: nothing can be in it yet.
+  const collection = collections.get(name);
+  if (collection === undefined) return [];
+  let fresh = false;
+  return collection.search(query, k, filter, config.tuning, (id) => {
+    // Exact search reads vectors the main thread may have committed a moment ago.
+    if (!fresh) store.refreshReads();
+    fresh = true;
+    return store.getVector(name, id);
+  });
+}
+
+async function snapshot(name: string): Promise<SnapshotMeta> {
+  const collection = collectionOf(name);
+  const meta = await writeSnapshot(config.snapshotsDir, name, collection.hnsw, collection.seq);
+  collection.snapshotSeq = meta.seq;
+  return meta;
+}
+
+async function handle(request: GraphRequest): Promise<unknown> {
+  switch (request.op) {
+    case 'search':
+      return search(request);
+    case 'load':
+      return serial(loadAll);
+    case 'create':
+      return serial(async () => {
+        const { spec } = request;
+        if (!collections.has(spec.name)) collections.set(spec.name, new HnswCollection(spec, createGraph(spec.dims, 0, config.graph)));
+      });
+    case 'upsert':
+      return serial(() => upsert(request));
+    case 'delete':
+      return serial(() =>
+        apply(request.collection, request.seq, async (collection) => {
+          for (const id of request.ids) collection.delete(id);
+        }),
+      );
+    case 'snapshot':
+      return serial(() => snapshot(request.collection));
+    case 'close':
+      return serial(() => store.close());
+  }
+}
+
+port.on('message', ({ id, request }: RequestEnvelope) => {
+  handle(request).then(
+    (value) => {
+      const transfer = request.op === 'load' ? (value as LoadedCollection[]).map((c) => c.labels.buffer as ArrayBuffer) : [];
+      port.postMessage({ id, ok: true, value } satisfies ResponseEnvelope, transfer);
+    },
+    (error: unknown) => port.postMessage({ id, ok: false, error: toWire(error) } satisfies ResponseEnvelope),
+  );
+});

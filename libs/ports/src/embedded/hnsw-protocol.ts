@@ -1,0 +1,85 @@
+/**
+ * Messages between the embedded vector index (main thread) and its graph worker. Every request
+ * carries an id and gets exactly one response with that id. Vectors travel as Float32Arrays whose
+ * buffers are transferred, not copied: an upsert packs its vectors into one array.
+ */
+import { EngramError } from '@engram/core';
+import type { CollectionSpec, VectorFields, VectorFilter } from '../vector-index.js';
+import type { SearchTuning } from './hnsw-collection.js';
+import type { GraphSettings } from './hnsw-recovery.js';
+import type { SnapshotMeta } from './hnsw-store.js';
+
+/** `workerData` of the graph worker. */
+export interface GraphWorkerConfig {
+  /** The LMDB environment the main thread writes; the worker reads rows and vectors from it. */
+  lmdbDir: string;
+  snapshotsDir: string;
+  graph: GraphSettings;
+  tuning: SearchTuning;
+}
+
+/** What the worker found for one collection while loading: enough for the main thread's bookkeeping. */
+export interface LoadedCollection {
+  spec: Required<CollectionSpec>;
+  /** Sequence of the last committed change. */
+  seq: number;
+  /** Sequence the snapshot it loaded covers, -1 when it rebuilt the graph from LMDB. */
+  snapshotSeq: number;
+  /** Labels of the live rows (see hnsw-labels). */
+  labels: Uint32Array;
+}
+
+export type GraphRequest =
+  /** Loads every collection from LMDB (snapshot + replay); the first request to every worker. */
+  | { op: 'load' }
+  | { op: 'create'; spec: Required<CollectionSpec> }
+  /** Item i has id `ids[i]`, label `labels[i]`, fields `fields[i]`, vector `vectors[i·dims, (i+1)·dims)`. */
+  | { op: 'upsert'; collection: string; seq: number; ids: string[]; labels: number[]; fields: VectorFields[]; vectors: Float32Array }
+  | { op: 'delete'; collection: string; seq: number; ids: string[] }
+  /** `query` is unit length (hnsw-validation). */
+  | { op: 'search'; collection: string; query: Float32Array; k: number; filter: VectorFilter }
+  /** Writes the graph as it is after every change sent before; answers its {@link SnapshotMeta}. */
+  | { op: 'snapshot'; collection: string }
+  /** Releases the worker's LMDB handle; the main thread terminates the worker once answered. */
+  | { op: 'close' };
+
+export interface RequestEnvelope {
+  id: number;
+  request: GraphRequest;
+}
+
+/** An error as it crosses the thread boundary: structured clone keeps only name, message and stack. */
+export interface WireError {
+  name: string;
+  message: string;
+  code?: string;
+  retriable?: boolean;
+  details?: Record<string, unknown>;
+}
+
+export type ResponseEnvelope = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
+
+export type LoadResult = LoadedCollection[];
+export type SnapshotResult = SnapshotMeta;
+
+export function toWire(error: unknown): WireError {
+  if (error instanceof EngramError) {
+    const wire: WireError = { name: error.name, message: error.message, code: error.code, retriable: error.retriable };
+    if (error.details !== undefined) wire.details = error.details;
+    return wire;
+  }
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}
+
+/** Rebuilds an error from the worker: Engram errors keep code and retriable, others stay plain. */
+export function fromWire(wire: WireError): Error {
+  if (wire.code === undefined) {
+    const error = new Error(wire.message);
+    error.name = wire.name;
+    return error;
+  }
+  const options: { retriable?: boolean; details?: Record<string, unknown> } = { retriable: wire.retriable ?? false };
+  if (wire.details !== undefined) options.details = wire.details;
+  return new EngramError(wire.code, wire.message, options);
+}
