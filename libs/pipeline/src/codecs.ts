@@ -4,7 +4,16 @@
  * The runtime builds them from @engram/schemas.
  */
 import type { EnrichedEvent, MemoryEvent, MemoryState } from '@engram/core';
-import type { DeadLetter } from '@engram/schemas';
+import type { SchemaRegistry } from '@engram/ports';
+import {
+  createDeadLetterCodec,
+  createEnrichedEventCodec,
+  createMemoryEventCodec,
+  createMemoryStateCodec,
+  type DeadLetter,
+  type EventCodec,
+} from '@engram/schemas';
+import type { Topics } from './topics.js';
 
 export interface Codec<T> {
   encode(value: T): Buffer;
@@ -16,4 +25,19 @@ export interface PipelineCodecs {
   enriched: Codec<EnrichedEvent>;
   state: Codec<MemoryState>;
   deadLetter: Codec<DeadLetter>;
+}
+
+async function ready<T>(codec: EventCodec<T>): Promise<Codec<T>> {
+  await codec.ready();
+  return { encode: (v) => codec.encodeSync(v), decode: (b) => codec.decode(b) };
+}
+
+/** Registers the schemas (once, at start-up) and hands the pipeline synchronous encoders. */
+export async function createPipelineCodecs(registry: SchemaRegistry, topics: Topics): Promise<PipelineCodecs> {
+  return {
+    event: await ready(createMemoryEventCodec(registry, topics.events)),
+    enriched: await ready(createEnrichedEventCodec(registry, topics.enriched)),
+    state: await ready(createMemoryStateCodec(registry, topics.state)),
+    deadLetter: await ready(createDeadLetterCodec(registry, topics.deadLetter)),
+  };
 }

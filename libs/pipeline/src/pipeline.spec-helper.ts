@@ -1,7 +1,6 @@
 /**
  * Shared set-up for the pipeline's unit specs: an embedded log and schema registry in a fresh temp
- * directory, the pipeline codecs built the way the runtime builds them (the pipeline may not import
- * @engram/runtime), silent telemetry, and a dead-letter sink that records what it is given.
+ * directory, the pipeline codecs (as the runtime builds them), silent telemetry, and a dead-letter sink that records what it is given.
  * Test-only: nothing in src/ imports it except `*.spec.ts` files.
  */
 import fs from 'node:fs';
@@ -9,14 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { encodeEntityId, hlcFromWallMs, partitionForEntity, type EnrichedEvent, type EventEnvelope, type MemoryEvent } from '@engram/core';
 import { createLmdbEventLog, createLmdbSchemaRegistry, type Embedder, type LmdbEventLog, type SchemaRegistry, type StoredRecord } from '@engram/ports';
-import {
-  createDeadLetterCodec,
-  createEnrichedEventCodec,
-  createMemoryEventCodec,
-  createMemoryStateCodec,
-  type EventCodec,
-} from '@engram/schemas';
-import type { Codec, PipelineCodecs } from './codecs.js';
+import { createPipelineCodecs, type PipelineCodecs } from './codecs.js';
 import type { DeadLetterSink } from './dead-letters.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
 import { createTopics, eventRecordKey, topicSpecs, type Topics } from './topics.js';
@@ -29,20 +21,8 @@ export function silentTelemetry(): Telemetry {
   return createTelemetry({ level: 'silent', defaultMetrics: false });
 }
 
-async function ready<T>(codec: EventCodec<T>): Promise<Codec<T>> {
-  await codec.ready();
-  return { encode: (v) => codec.encodeSync(v), decode: (b) => codec.decode(b) };
-}
-
-/** The same construction as libs/runtime/src/codecs.ts. */
-export async function createTestCodecs(registry: SchemaRegistry, topics: Topics): Promise<PipelineCodecs> {
-  return {
-    event: await ready(createMemoryEventCodec(registry, topics.events)),
-    enriched: await ready(createEnrichedEventCodec(registry, topics.enriched)),
-    state: await ready(createMemoryStateCodec(registry, topics.state)),
-    deadLetter: await ready(createDeadLetterCodec(registry, topics.deadLetter)),
-  };
-}
+/** The codecs exactly as the runtime builds them. */
+export const createTestCodecs = createPipelineCodecs;
 
 export interface RecordedDeadLetter {
   record: StoredRecord;

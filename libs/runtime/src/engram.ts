@@ -10,6 +10,7 @@ import {
   createApiKeyAuth,
   createAppliedWatermarks,
   createDeadLetterSink,
+  createPipelineCodecs,
   createHttpServer,
   createIngestService,
   createQueryService,
@@ -39,7 +40,7 @@ import {
   type Topics,
 } from '@engram/pipeline';
 import type { EventLog } from '@engram/ports';
-import { createPipelineCodecs } from './codecs.js';
+
 import { embedderInfo, need, openPorts, type OptionalPort } from './ports.js';
 
 export const ROLES = ['ingest', 'query', 'enrichment', 'projection'] as const;

@@ -1,4 +1,3 @@
 export * from './engram.js';
 export * from './ports.js';
-export * from './codecs.js';
 export * from './run.js';
