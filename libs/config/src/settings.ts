@@ -97,6 +97,7 @@ export const SETTINGS = {
   vectorDims: { name: 'ENGRAM_VECTOR_DIMS', default: '', description: 'Client-supplied vector modalities and their dims, `image:512,audio:128`; each gets its own index.', parse: vectorDims },
   consistencyTimeoutMs: { name: 'ENGRAM_CONSISTENCY_TIMEOUT_MS', default: '5000', description: 'Longest a read waits for `consistentWith` or `?wait=applied`; then it answers 504 `consistency_timeout`.', parse: int(1, 600_000) },
   cacheMaxEntries: { name: 'ENGRAM_CACHE_MAX_ENTRIES', default: '10000', description: 'Entries in the in-process LRU (L1).', parse: int(0, 10_000_000) },
+  expirySweepMs: { name: 'ENGRAM_EXPIRY_SWEEP_MS', default: '5000', description: 'How often the projection worker appends deletions for memories past `expiresAt` (reads hide them at once).', parse: int(100, 86_400_000) },
   shutdownTimeoutMs: { name: 'ENGRAM_SHUTDOWN_TIMEOUT_MS', default: '10000', description: 'How long SIGTERM waits for in-flight work before exiting.', parse: int(0, 600_000) },
 } satisfies Record<string, SettingDefinition<unknown>>;
 

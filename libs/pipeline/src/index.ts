@@ -10,6 +10,7 @@ export * from './ingest/ingest-service.js';
 export * from './enrichment/enrichment-worker.js';
 export * from './projection/applied-watermarks.js';
 export * from './projection/changelog-emitter.js';
+export * from './projection/expiry-sweeper.js';
 export * from './projection/state-follower.js';
 export * from './projection/projector.js';
 export * from './projection/projection-worker.js';

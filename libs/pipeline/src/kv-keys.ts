@@ -9,6 +9,7 @@
  *   w|<partition>                KV projection watermark of a partition (enriched offset, source offset)
  *   vw|<partition>               vector indexer watermark of a partition (same shape)
  *   cw|<partition>               changelog emitter watermark of a partition (same shape)
+ *   x|<expiresAt>|<entityId>     expiry index: live memories with an expiresAt, in time order
  *   kw|…                         keyword index (search/keyword-index.ts)
  */
 export const stateKey = (entityId: string): string => `m|${entityId}`;
@@ -19,6 +20,8 @@ export const embeddingKey = (entityId: string): string => `v|${entityId}`;
 export const watermarkKey = (partition: number): string => `w|${partition.toString().padStart(6, '0')}`;
 export const vectorWatermarkKey = (partition: number): string => `vw|${partition.toString().padStart(6, '0')}`;
 export const changelogWatermarkKey = (partition: number): string => `cw|${partition.toString().padStart(6, '0')}`;
+export const EXPIRY_PREFIX = 'x|';
+export const expiryKey = (expiresAt: number, entityId: string): string => `${EXPIRY_PREFIX}${expiresAt.toString().padStart(15, '0')}|${entityId}`;
 export const STATE_PREFIX = 'm|';
 
 export function json(value: unknown): Buffer {

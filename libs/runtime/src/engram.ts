@@ -28,6 +28,7 @@ import {
   startProjectionWorker,
   startVectorIndexer,
   startChangelogEmitter,
+  startExpirySweeper,
   changelogWatermarkKey,
   vectorWatermarkKey,
   topicSpecs,
@@ -96,6 +97,8 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
     loops.push(startChangelogEmitter({ ...common, kv, kvWatermarks: watermarks!, changelogWatermarks: changelogWatermarks!, stateAppended }));
     loops.push(startVectorIndexer({ ...common, kv, vectors: need(ports.vectors, 'vectors'), collections, kvWatermarks: watermarks!, vectorWatermarks: vectorWatermarks! }));
   }
+  const ingest = roles.has('ingest') || roles.has('projection') ? createIngestService({ log, codecs, topics, limits: config.limits, clock: createHybridClock(), telemetry }) : undefined;
+  const sweeper = roles.has('projection') ? startExpirySweeper({ kv: need(ports.kv, 'kv'), ingest: ingest!, telemetry, intervalMs: config.expirySweepMs }) : undefined;
   const lag = startLagGauge(log, topics, telemetry, [
     ...(roles.has('enrichment') ? [{ group: 'engram-enrichment', topic: topics.events }] : []),
     ...(roles.has('projection')
@@ -109,10 +112,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   if (roles.has('ingest') || roles.has('query')) {
     const kv = need(ports.kv, 'kv');
     const query = createQueryService({ kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, limits: config.limits, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
-    if (roles.has('ingest')) {
-      const ingest = createIngestService({ log, codecs, topics, limits: config.limits, clock: createHybridClock(), telemetry });
-      routes.push(...ingestRoutes({ ingest, query }));
-    }
+    if (roles.has('ingest')) routes.push(...ingestRoutes({ ingest: ingest!, query }));
     if (roles.has('query')) {
       const search = createSearchService({ kv, vectors: need(ports.vectors, 'vectors'), embedder: need(ports.embedder, 'embedder'), collections, query, vectorWatermarks: vectorWatermarks!, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
       const subscriptions = createSubscriptionService({ log, codecs, topics, stateAppended });
@@ -142,6 +142,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
       // Stop taking requests first, then let the workers finish the batch in hand, then close stores.
       await http.close(config.shutdownTimeoutMs);
       clearInterval(lag);
+      await sweeper?.stop();
       await Promise.all(loops.map((l) => l.stop()));
       watermarks?.close();
       vectorWatermarks?.close();

@@ -42,6 +42,10 @@ export interface IngestService {
   submit(tenant: string, raw: unknown, context?: { trace?: TraceContext }): Promise<IngestReceipt>;
   /** Same, for events built by the HTTP shortcuts (already shaped as event inputs). */
   submitOne(tenant: string, input: Record<string, unknown>, context?: { trace?: TraceContext }): Promise<IngestReceipt>;
+  /** Appends events built by Engram itself (the expiry sweeper): trusted, already valid. */
+  appendInternal(events: MemoryEvent[]): Promise<IngestReceipt>;
+  /** The clock that stamps events, for internal producers. */
+  readonly clock: HybridClock;
 }
 
 export function createIngestService(deps: { log: EventLog; codecs: PipelineCodecs; topics: Topics; limits: Limits; clock: HybridClock; telemetry: Telemetry }): IngestService {
@@ -91,5 +95,7 @@ export function createIngestService(deps: { log: EventLog; codecs: PipelineCodec
     // async, so a validation error rejects the promise instead of throwing at the call.
     submit: async (tenant, raw, context) => append(parseBatch(tenant, raw, context?.trace)),
     submitOne: async (tenant, input, context) => append(parseBatch(tenant, [input], context?.trace)),
+    appendInternal: append,
+    clock,
   };
 }

@@ -16,7 +16,7 @@ import { applyEvent, encodeEntityId, hlcWallMs, type EnrichedEvent, type MemoryS
 import type { Cache, EventLog, KvOp, KvStore, StoredRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
 import type { DeadLetterSink } from '../dead-letters.js';
-import { embeddingKey, historyKey, json, outcomeKey, parseJson, stateKey, watermarkKey } from '../kv-keys.js';
+import { embeddingKey, expiryKey, historyKey, json, outcomeKey, parseJson, stateKey, watermarkKey } from '../kv-keys.js';
 import { planKeywordUpdate, type KeywordChange } from '../search/index.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Topics } from '../topics.js';
@@ -122,6 +122,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
       ops.push(...(await planKeywordUpdate(kv, keywordChanges.filter((c) => c.before !== c.after))));
       for (const t of changed) {
         ops.push({ type: 'put', key: stateKey(t.entityId), value: json(t.after) });
+        ops.push(...expiryOps(t.entityId, t.before, t.after));
         if (t.newEmbeddings) {
           ops.push(t.embeddings ? { type: 'put', key: embeddingKey(t.entityId), value: json(t.embeddings) } : { type: 'del', key: embeddingKey(t.entityId) });
         }
@@ -140,6 +141,17 @@ export function createProjector(deps: ProjectorDeps): Projector {
       return { applied, rejected, skipped };
     },
   };
+}
+
+/** Keeps the expiry index (`x|…`) in step: one entry per live memory that has an expiresAt. */
+function expiryOps(entityId: string, before: MemoryState | undefined, after: MemoryState | undefined): KvOp[] {
+  const was = before && !before.deleted ? before.expiresAt : undefined;
+  const is = after && !after.deleted ? after.expiresAt : undefined;
+  if (was === is) return [];
+  const ops: KvOp[] = [];
+  if (was !== undefined) ops.push({ type: 'del', key: expiryKey(was, entityId) });
+  if (is !== undefined) ops.push({ type: 'put', key: expiryKey(is, entityId), value: Buffer.alloc(0) });
+  return ops;
 }
 
 async function loadTouched(kv: KvStore, fresh: Array<{ record: StoredRecord; enriched: EnrichedEvent }>): Promise<Map<string, Touched>> {
