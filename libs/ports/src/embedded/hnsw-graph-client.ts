@@ -15,22 +15,13 @@ import type { GraphRequest, GraphWorkerConfig, LoadedCollection, RequestEnvelope
 
 const WORKER_ENTRY = new URL('./hnsw-graph-worker.mjs', import.meta.url);
 
-const PRELOAD_FLAG = /^(--import|--require|-r|--loader|--experimental-loader)(=|$)/;
-
 /**
- * The main thread's Node flags without its preloads. A worker inherits execArgv and would run them
- * again, for nothing: `--import tsx` does not give a Node 20 worker a TypeScript loader (the entry
- * registers one itself), yet costs ~100 ms per start.
+ * Node flags for the worker: none of the main thread's. It would inherit them, and the ones seen
+ * in practice only hurt: `--import tsx` costs ~100 ms per start without giving a Node 20 worker a
+ * TypeScript loader (the entry registers one itself), and a `node --input-type=module --eval` parent
+ * passes a flag that stops the worker from loading its entry file at all.
  */
-function workerExecArgv(): string[] {
-  const flags: string[] = [];
-  for (let i = 0; i < process.execArgv.length; i++) {
-    const flag = process.execArgv[i] as string;
-    if (!PRELOAD_FLAG.test(flag)) flags.push(flag);
-    else if (!flag.includes('=')) i++; // skip its value too
-  }
-  return flags;
-}
+const WORKER_EXEC_ARGV: string[] = [];
 
 export interface GraphClientOptions {
   config: GraphWorkerConfig;
@@ -80,12 +71,16 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       conn.queue.push({ envelope, transfer });
       return answer;
     }
+    post(conn, envelope, transfer);
+    return answer;
+  }
+
+  function post(conn: Connection, envelope: RequestEnvelope, transfer: Transferable[]): void {
     try {
       conn.worker.postMessage(envelope, transfer);
     } catch (error) {
       settle(conn, envelope.id)?.reject(error); // not cloneable: nothing was sent
     }
-    return answer;
   }
 
   function settle(conn: Connection, id: number): Pending | undefined {
@@ -96,7 +91,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   }
 
   function connect(): Connection {
-    const worker = new Worker(WORKER_ENTRY, { workerData: options.config, resourceLimits: options.resourceLimits, execArgv: workerExecArgv() });
+    const worker = new Worker(WORKER_ENTRY, { workerData: options.config, resourceLimits: options.resourceLimits, execArgv: WORKER_EXEC_ARGV });
     worker.unref();
     const conn: Connection = { worker, pending: new Map(), queue: [], loaded: false, load: Promise.resolve([]) };
     worker.on('message', (response: ResponseEnvelope) => {
@@ -119,7 +114,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     conn.load = send(conn, { op: 'load' }).then(
       (loaded) => {
         conn.loaded = true;
-        for (const { envelope, transfer } of conn.queue) worker.postMessage(envelope, transfer);
+        for (const { envelope, transfer } of conn.queue) post(conn, envelope, transfer);
         conn.queue = [];
         return loaded as LoadedCollection[];
       },

@@ -76,12 +76,21 @@ async function apply(name: string, seq: number, change: (collection: HnswCollect
       const record = store.getCollection(name) as CollectionRecord;
       collections.set(name, await loadCollection(store, record, config.snapshotsDir, config.graph));
     } catch (error) {
-      setImmediate(() => {
-        throw error;
-      });
-      throw error;
+      await crash(error);
     }
   }
+}
+
+/**
+ * Ends the worker with `error` as its uncaught exception, without answering: the index fails every
+ * pending call with a retriable `vector_index_unavailable` (caused by `error`) and starts a new worker
+ * on the next one.
+ */
+function crash(error: unknown): Promise<never> {
+  setImmediate(() => {
+    throw error;
+  });
+  return new Promise<never>(() => undefined);
 }
 
 async function upsert(request: Extract<GraphRequest, { op: 'upsert' }>): Promise<void> {

@@ -7,7 +7,6 @@ import { EngramError } from '@engram/core';
 import type { CollectionSpec, VectorFields, VectorFilter } from '../vector-index.js';
 import type { SearchTuning } from './hnsw-collection.js';
 import type { GraphSettings } from './hnsw-recovery.js';
-import type { SnapshotMeta } from './hnsw-store.js';
 
 /** `workerData` of the graph worker. */
 export interface GraphWorkerConfig {
@@ -38,7 +37,7 @@ export type GraphRequest =
   | { op: 'delete'; collection: string; seq: number; ids: string[] }
   /** `query` is unit length (hnsw-validation). */
   | { op: 'search'; collection: string; query: Float32Array; k: number; filter: VectorFilter }
-  /** Writes the graph as it is after every change sent before; answers its {@link SnapshotMeta}. */
+  /** Writes the graph as it is after every change sent before; answers its SnapshotMeta. */
   | { op: 'snapshot'; collection: string }
   /** Releases the worker's LMDB handle; the main thread terminates the worker once answered. */
   | { op: 'close' };
@@ -58,9 +57,6 @@ export interface WireError {
 }
 
 export type ResponseEnvelope = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
-
-export type LoadResult = LoadedCollection[];
-export type SnapshotResult = SnapshotMeta;
 
 export function toWire(error: unknown): WireError {
   if (error instanceof EngramError) {

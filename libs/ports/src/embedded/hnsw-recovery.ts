@@ -1,5 +1,6 @@
 /**
- * Brings one collection's in-memory state back in line with LMDB after a start (clean or not).
+ * Brings one collection's in-memory state back in line with LMDB after a start (clean or not), or
+ * after the graph worker was replaced. Runs in the graph worker.
  *
  * With a usable snapshot covering sequence S: every row committed at or before S is already in the
  * graph under its label, so only rows with seq > S are (re)added, and every graph label that no live

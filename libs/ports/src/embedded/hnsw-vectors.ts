@@ -6,10 +6,11 @@
 import { ValidationError } from '@engram/core';
 
 /**
- * Checks length and values, then returns a unit-length copy. A zero or non-finite vector has no
- * direction, so cosine similarity is undefined for it: refuse it rather than index garbage.
+ * Checks length and values, then returns a unit-length copy, written to `out` when given (`dims`
+ * long). A zero or non-finite vector has no direction, so cosine similarity is undefined for it:
+ * refuse it rather than index garbage.
  */
-export function normalizeVector(vector: Float32Array, dims: number, what: string): Float32Array {
+export function normalizeVector(vector: Float32Array, dims: number, what: string, out = new Float32Array(dims)): Float32Array {
   if (!(vector instanceof Float32Array)) {
     throw new ValidationError('invalid_vector', `${what}: vector must be a Float32Array`);
   }
@@ -27,14 +28,32 @@ export function normalizeVector(vector: Float32Array, dims: number, what: string
   }
   if (sum === 0) throw new ValidationError('invalid_vector', `${what}: vector is all zeros`);
   const norm = Math.sqrt(sum);
-  const out = new Float32Array(vector.length);
   for (let i = 0; i < vector.length; i++) out[i] = (vector[i] as number) / norm;
   return out;
 }
 
-/** The stored form: raw little-endian Float32 bytes (a copy, so the caller's array can change). */
+/**
+ * The stored form: raw little-endian Float32 bytes. A view, not a copy: LMDB copies the bytes when
+ * the write transaction puts them, and the index's vectors are its own normalised copies.
+ */
 export function vectorToBytes(vector: Float32Array): Buffer {
-  return Buffer.from(vector.buffer.slice(vector.byteOffset, vector.byteOffset + vector.byteLength));
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+}
+
+/**
+ * The vectors in one buffer, `dims` floats each, for one transfer to the graph worker. When they
+ * are already consecutive views of one whole buffer (a batch as hnsw-validation packs it, none
+ * skipped), that buffer is returned as is.
+ */
+export function packVectors(vectors: Float32Array[], dims: number): Float32Array<ArrayBuffer> {
+  const first = vectors[0];
+  const packed = first?.buffer instanceof ArrayBuffer && first.buffer.byteLength === vectors.length * dims * 4;
+  if (packed && vectors.every((v, i) => v.buffer === first.buffer && v.byteOffset === i * dims * 4)) {
+    return new Float32Array(first.buffer as ArrayBuffer);
+  }
+  const out = new Float32Array(vectors.length * dims);
+  vectors.forEach((v, i) => out.set(v, i * dims));
+  return out;
 }
 
 /** Reads stored bytes back; copies when the buffer is not 4-byte aligned (Float32Array requires it). */

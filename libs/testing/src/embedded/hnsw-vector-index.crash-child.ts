@@ -1,15 +1,16 @@
 /**
- * Child process for the crash test in hnsw-vector-index.unit.spec.ts: opens the index at argv[2],
- * writes, prints `durable` once every write resolved, then waits to be killed with SIGKILL, so the
- * index never gets to close (and snapshot) cleanly.
+ * Child process for the crash test in hnsw-vector-index.unit.spec.ts: opens the index at the
+ * directory given as last argument, writes, prints `durable` once every write resolved, then waits
+ * to be killed with SIGKILL, so the index never gets to close (and snapshot) cleanly.
  *
- * Run as: node --import tsx hnsw-vector-index.crash-child.ts <dir>
+ * Run as: node --import tsx hnsw-vector-index.crash-child.ts <dir>, or imported by a script that
+ * registered tsx itself (as bin/engram.mjs does) with <dir> as its last argument.
  */
 import { createHnswVectorIndex } from '@engram/ports';
 import type { VectorItem } from '@engram/ports';
 
-const [, , dir] = process.argv;
-if (dir === undefined) throw new Error('usage: hnsw-vector-index.crash-child.ts <dir>');
+const dir = process.argv.at(-1);
+if (dir === undefined || dir.endsWith('.ts')) throw new Error('usage: hnsw-vector-index.crash-child.ts <dir>');
 
 /** A pseudo-random 16-d vector derived from `seed`; the spec has the same function to check results. */
 function vectorFor(seed: string): Float32Array {

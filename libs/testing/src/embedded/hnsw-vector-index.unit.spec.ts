@@ -9,6 +9,7 @@ import { createHnswVectorIndex } from '@engram/ports';
 import type { HnswVectorIndexOptions, VectorIndex, VectorItem } from '@engram/ports';
 import { vectorIndexContract } from '../contracts/vector-index.contract.js';
 
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const dirs: string[] = [];
 function tempDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-'));
@@ -92,7 +93,11 @@ describe('embedded HNSW vector index', () => {
     await index.upsert('crash', before);
     await index.close();
 
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./hnsw-vector-index.crash-child.ts', import.meta.url)), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Started the way bin/engram.mjs starts the app, tsx registered from code rather than with
+    // `--import tsx` (as this test runs): the graph worker has to load under both.
+    const childUrl = new URL('./hnsw-vector-index.crash-child.ts', import.meta.url).href;
+    const script = `import { register } from 'tsx/esm/api'; register(); await import(${JSON.stringify(childUrl)});`;
+    const child = spawn(process.execPath, ['--input-type=module', '--eval', script, dir], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
@@ -181,6 +186,41 @@ describe('embedded HNSW vector index', () => {
     index = await createHnswVectorIndex({ path: dir, exactSearchBelow: 0 });
     try {
       await assertHolds(index, 'conc', items);
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('fails calls with a retriable vector_index_unavailable when the graph worker dies, and recovers in a new one', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const unavailable = (error: unknown): boolean => {
+      const { code, retriable } = error as { code?: unknown; retriable?: unknown };
+      assert.deepEqual({ code, retriable }, { code: 'vector_index_unavailable', retriable: true });
+      return true;
+    };
+    // A small JS heap for the worker: a batch too big for it kills the worker (out of memory), as a
+    // bug or a real OOM would, while the main thread has committed the batch to LMDB already.
+    let index = await createHnswVectorIndex({ path: dir, exactSearchBelow: 0, workerResourceLimits: { maxOldGenerationSizeMb: 16 } });
+    await index.ensureCollection({ name: 'dies', dims: 16, model: 'm' });
+    const small = Array.from({ length: 10 }, (_, i) => item(`ok-${i}`));
+    await index.upsert('dies', small);
+    const mebibyte = 'x'.repeat(1 << 20);
+    // One id 64 times: 64 MiB of fields to receive, of which the worker keeps only the last copy.
+    const burst = Array.from({ length: 64 }, () => item('burst', 1, { tags: [mebibyte] }));
+    await assert.rejects(index.upsert('dies', burst), unavailable);
+    // The next call starts a new worker, which loads what LMDB holds, the fatal batch included.
+    await assertHolds(index, 'dies', [...small, item('burst', 1, { tags: [mebibyte] })]);
+
+    // More than the heap can ever hold: each new worker dies while loading, and calls keep failing
+    // (without hanging) until the cause is gone.
+    const tooMuch = Array.from({ length: 24 }, (_, i) => item(`big-${i}`, 1, { tags: [mebibyte] }));
+    await assert.rejects(index.upsert('dies', tooMuch), unavailable);
+    await assert.rejects(index.search('dies', { vector: vectorFor('q'), k: 1, model: 'm', filter: { tenant: 't' } }), unavailable);
+    assert.equal(await index.count('dies'), 11 + tooMuch.length, 'the main thread still counts from what LMDB committed');
+    await index.close();
+    index = await createHnswVectorIndex({ path: dir, exactSearchBelow: 0 });
+    try {
+      await assertHolds(index, 'dies', [...small, item('burst', 1, { tags: [mebibyte] }), ...tooMuch]);
     } finally {
       await index.close();
     }
