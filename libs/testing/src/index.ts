@@ -6,3 +6,5 @@ export * from './contracts/blob-store.contract.js';
 export * from './contracts/embedder.contract.js';
 export * from './contracts/event-log.contract.js';
 export * from './contracts/kv-store.contract.js';
+export * from './engines/engine-env.js';
+export * from './engines/require-engine.js';
