@@ -3,6 +3,18 @@
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
+const DEP_CONSTRAINTS = [
+  { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [] },
+  { sourceTag: 'type:ports', onlyDependOnLibsWithTags: ['type:domain'] },
+  { sourceTag: 'type:config', onlyDependOnLibsWithTags: ['type:domain'] },
+  { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:domain', 'type:ports'] },
+  { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:domain', 'type:ports', 'type:contract'] },
+  { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:domain', 'type:ports', 'type:contract'] },
+  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:ports', 'type:contract'] },
+  { sourceTag: 'type:runtime', onlyDependOnLibsWithTags: ['type:domain', 'type:ports', 'type:contract', 'type:adapter', 'type:config', 'type:feature'] },
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:runtime', 'type:feature', 'type:config', 'type:domain', 'type:ports', 'type:testing'] }
+];
+
 export default [
   { ignores: ['**/node_modules/**', '**/dist/**', '.nx/**', '.engines/**', '.cache/**', 'data/**'] },
   ...tseslint.configs.recommended,
@@ -20,23 +32,18 @@ export default [
   },
   {
     files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': ['error', { enforceBuildableLibDependency: false, allow: [], depConstraints: DEP_CONSTRAINTS }] },
+  },
+  {
+    // An adapter's specs run the shared contract suites and engine helpers from libs/testing.
+    files: ['libs/**/*.spec.ts'],
     rules: {
       '@nx/enforce-module-boundaries': [
         'error',
         {
           enforceBuildableLibDependency: false,
           allow: [],
-          depConstraints: [
-            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:ports', onlyDependOnLibsWithTags: ['type:domain'] },
-            { sourceTag: 'type:config', onlyDependOnLibsWithTags: ['type:domain'] },
-            { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:domain', 'type:ports'] },
-            { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:domain', 'type:ports', 'type:contract'] },
-            { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:domain', 'type:ports', 'type:contract'] },
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:ports', 'type:contract'] },
-            { sourceTag: 'type:runtime', onlyDependOnLibsWithTags: ['type:domain', 'type:ports', 'type:contract', 'type:adapter', 'type:config', 'type:feature'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:runtime', 'type:feature', 'type:config', 'type:domain', 'type:ports', 'type:testing'] },
-          ],
+          depConstraints: DEP_CONSTRAINTS.map((c) => (c.sourceTag === 'type:adapter' ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'] } : c)),
         },
       ],
     },

@@ -146,6 +146,10 @@ write_env_file() {
       name="$(basename "$fragment" .env)"
       if engine_pid "$name" >/dev/null; then cat "$fragment"; fi
     done
+    # The embedding model is files, not a process: listed while npm run model:fetch's copy is there.
+    if [[ -f "$PWD/.cache/models/Xenova/all-MiniLM-L6-v2/onnx/model_quantized.onnx" ]]; then
+      echo "export ENGRAM_MODEL_DIR=$PWD/.cache/models"
+    fi
   } >"$tmp"
   mv -f "$tmp" "$ENGINES_DIR/env"
 }

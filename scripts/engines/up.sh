@@ -14,7 +14,7 @@ source scripts/engines/lib.sh
 source scripts/engines/kafka.sh
 source scripts/engines/registry.sh
 
-ALL_ENGINES=(kafka registry)
+ALL_ENGINES=(kafka registry model)
 engines=("$@")
 [[ ${#engines[@]} -gt 0 ]] || engines=("${ALL_ENGINES[@]}")
 
@@ -29,6 +29,7 @@ for engine in "${engines[@]}"; do
   case "$engine" in
     kafka) kafka_up ;;
     registry) registry_up ;;
+    model) bash scripts/model-fetch.sh --fp32 ;; # the embedding model (int8 and fp32): files, not a process
     *) die "unknown engine '$engine' (known: ${ALL_ENGINES[*]})" ;;
   esac
 done

@@ -80,7 +80,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   const topics = createTopics({ prefix: config.topicPrefix, partitions: config.partitions });
   for (const spec of topicSpecs(topics)) await log.ensureTopic(spec);
   const codecs = await createPipelineCodecs(ports.registry, topics);
-  const collections = createVectorCollections({ textModel: embedderInfo(config), clientModalities: config.vectorDims });
+  const collections = createVectorCollections({ textModel: await embedderInfo(config), clientModalities: config.vectorDims });
   if (ports.vectors) await ensureCollections(ports.vectors, collections);
   const watermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions });
   const vectorWatermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions, keyFor: vectorWatermarkKey });

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngramConfig } from '@engram/config';
 import { EngramError } from '@engram/core';
+import { MINILM_DIMS, MINILM_MODEL_ID, createMiniLmEmbedder, modelRevision, resolveMiniLmFiles } from '@engram/embedder';
 
 /** Reads a port a role needs; its absence is a wiring bug, not a user error. */
 export function need<T>(port: T | undefined, name: string): T {
@@ -50,10 +51,11 @@ function notBuilt(setting: string, value: string, issue: string): never {
   throw new EngramError('adapter_not_available', `${setting}=${value} is not available in this build yet (${issue}); use the embedded default`);
 }
 
-/** The text model's identity, known without loading it (vector collections are named after it). */
-export function embedderInfo(config: EngramConfig): EmbeddingModelInfo {
-  if (config.embedder !== 'hash') notBuilt('ENGRAM_EMBEDDER', config.embedder, 'the sentence-embedding issue');
-  return HASH_EMBEDDER_INFO;
+/** The text model's identity, known without loading it (the vector index records which model filled it). */
+export async function embedderInfo(config: EngramConfig): Promise<EmbeddingModelInfo> {
+  if (config.embedder === 'hash') return HASH_EMBEDDER_INFO;
+  const files = resolveMiniLmFiles(config.modelDir, true);
+  return { id: MINILM_MODEL_ID, revision: await modelRevision(files.onnx), dims: MINILM_DIMS };
 }
 
 const HASH_EMBEDDER_INFO: EmbeddingModelInfo = { id: 'hash-v1', revision: '1', dims: 384 };
@@ -66,7 +68,6 @@ export async function openPorts(config: EngramConfig, needs: ReadonlySet<Optiona
   if (config.vector !== 'embedded') notBuilt('ENGRAM_VECTOR', config.vector, 'the distributed read-side issue');
   if (config.cache !== 'memory') notBuilt('ENGRAM_CACHE', config.cache, 'the distributed read-side issue');
   if (config.blob !== 'fs') notBuilt('ENGRAM_BLOB', config.blob, 'the distributed read-side issue');
-  if (config.embedder !== 'hash') notBuilt('ENGRAM_EMBEDDER', config.embedder, 'the sentence-embedding issue');
 
   const dir = (name: string) => {
     const path = join(config.dataDir, name);
@@ -106,8 +107,8 @@ export async function openPorts(config: EngramConfig, needs: ReadonlySet<Optiona
       adapters.blobs = 'fs';
     }
     if (needs.has('embedder')) {
-      ports.embedder = open(createHashEmbedder({ dims: HASH_EMBEDDER_INFO.dims }));
-      adapters.embedder = 'hash-v1';
+      ports.embedder = open(config.embedder === 'hash' ? createHashEmbedder({ dims: HASH_EMBEDDER_INFO.dims }) : await createMiniLmEmbedder({ modelDir: config.modelDir }));
+      adapters.embedder = `${ports.embedder.model.id}@${ports.embedder.model.revision}`;
     }
     return ports;
   } catch (error) {

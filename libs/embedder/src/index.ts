@@ -1,0 +1,2 @@
+export * from './minilm-embedder.js';
+export * from './model-files.js';
