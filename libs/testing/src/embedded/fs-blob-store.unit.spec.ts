@@ -1,20 +1,11 @@
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createFsBlobStore } from '@engram/ports';
 import { blobStoreContract } from '../contracts/blob-store.contract.js';
+import { tempDir } from '../temp-dirs.js';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-'));
-  dirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 blobStoreContract('local directory', async () => createFsBlobStore({ root: tempDir() }));
 

@@ -1,24 +1,15 @@
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHnswVectorIndex } from '@engram/ports';
 import type { HnswVectorIndexOptions, VectorIndex, VectorItem } from '@engram/ports';
 import { vectorIndexContract } from '../contracts/vector-index.contract.js';
+import { tempDir } from '../temp-dirs.js';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-'));
-  dirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 function fixture(options: Partial<HnswVectorIndexOptions> = {}) {
   return async () => {
