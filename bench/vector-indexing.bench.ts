@@ -9,6 +9,7 @@
  * bench/lib/indexing.ts.
  *
  *   node --import tsx bench/vector-indexing.bench.ts [--quick] [--runs 5] [--count 20000] [--batch 100]
+ *     [--m 16] [--ef-construction 100]
  */
 import { join } from 'node:path';
 import { intOption, parseBenchArgs } from './lib/args.js';
@@ -25,7 +26,8 @@ const args = parseBenchArgs();
 const dims = 384;
 const count = args.quick ? 10_000 : intOption(args, 'count', 20_000);
 const batchSize = intOption(args, 'batch', 100);
-const graph = { dims, M: 16, efConstruction: 200 };
+// The embedded index's defaults (createHnswVectorIndex), given to raw hnswlib too.
+const graph = { dims, M: intOption(args, 'm', 16), efConstruction: intOption(args, 'ef-construction', 100) };
 
 const machine = printMachine();
 const params = { count, batchSize, clusters: 1000, noise: 1, seed: 42, ...graph, runs: args.runs };

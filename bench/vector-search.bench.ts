@@ -10,7 +10,7 @@
  * recall at several ef values (first run only), to show how much margin the index's ef leaves.
  *
  *   node --import tsx bench/vector-search.bench.ts [--quick] [--runs 5] [--count 100000] [--queries 1000]
- *     [--clusters 1000] [--noise 1] [--sweep]
+ *     [--clusters 1000] [--noise 1] [--sweep] [--m 16] [--ef-construction 100]
  */
 import type { HierarchicalNSW } from 'hnswlib-node';
 import type { VectorIndex } from '@engram/ports';
@@ -35,7 +35,8 @@ const batchSize = intOption(args, 'batch', 100);
 const clusters = intOption(args, 'clusters', 1000);
 const noise = numberOption(args, 'noise', 1);
 const sweep = args.values.sweep === true;
-const graph = { dims, M: 16, efConstruction: 200 };
+// The embedded index's defaults (createHnswVectorIndex), given to raw hnswlib too.
+const graph = { dims, M: intOption(args, 'm', 16), efConstruction: intOption(args, 'ef-construction', 100) };
 // The embedded index searches with max(efSearch, 16·k) (hnsw-collection.ts, EF_PER_K): 160 for k = 10.
 const ef = Math.max(64, 16 * k);
 /** Untimed queries before each timed loop, so JIT warm-up is not charged to either side. */

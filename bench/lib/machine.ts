@@ -2,7 +2,9 @@
  * What the figures were measured on. Every benchmark prints this first: numbers from a shared
  * 2-core VM mean little without the CPU, the core count and the load at the time.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +19,11 @@ export interface MachineInfo {
   loadAverage: number[];
   /** Versions of the raw libraries the benchmarks compare against. */
   libraries: Record<string, string>;
+  /**
+   * Which code was measured: the git commit plus a hash of every source file under libs/ and apps/
+   * (work in progress is usually uncommitted, so the commit alone does not say).
+   */
+  source: { commit: string; sourcesSha256: string };
 }
 
 const repoRoot = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -44,6 +51,36 @@ function cpuModel(): string {
   }
 }
 
+function sourceFiles(dir: string, out: string[]): string[] {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) sourceFiles(full, out);
+    else if (/\.(ts|mjs|js|json|avsc)$/.test(name)) out.push(full);
+  }
+  return out;
+}
+
+function sourceInfo(): MachineInfo['source'] {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // Not a git checkout: the hash below still identifies the sources.
+  }
+  const hash = createHash('sha256');
+  for (const top of ['libs', 'apps']) {
+    let files: string[] = [];
+    try {
+      files = sourceFiles(join(repoRoot, top), []).sort();
+    } catch {
+      continue;
+    }
+    for (const file of files) hash.update(file.slice(repoRoot.length)).update(readFileSync(file));
+  }
+  return { commit, sourcesSha256: hash.digest('hex').slice(0, 12) };
+}
+
 export function machineInfo(): MachineInfo {
   return {
     cpu: cpuModel(),
@@ -53,6 +90,7 @@ export function machineInfo(): MachineInfo {
     os: `${os.platform()} ${os.release()} ${os.arch()}`,
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     libraries: { 'hnswlib-node': packageVersion('hnswlib-node'), lmdb: packageVersion('lmdb') },
+    source: sourceInfo(),
   };
 }
 
@@ -67,5 +105,6 @@ export function printMachine(info: MachineInfo = machineInfo()): MachineInfo {
     .join(', ');
   console.log(`machine: ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB, Node ${info.node}, ${info.os}`);
   console.log(`load average (1/5/15 min): ${info.loadAverage.join(' / ')}; libraries: ${libs}`);
+  console.log(`code: commit ${info.source.commit}, libs+apps sources sha256 ${info.source.sourcesSha256}, at ${new Date().toISOString()}`);
   return info;
 }
