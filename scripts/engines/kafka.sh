@@ -64,7 +64,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=10
 group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=true
+auto.create.topics.enable=false
 delete.topic.enable=true
 EOF
   cat >"$conf/log4j.properties" <<'EOF'

@@ -12,3 +12,4 @@ export * from './embedded/fs-blob-store.js';
 export * from './embedded/hash-embedder.js';
 export * from './embedded/lmdb-event-log.js';
 export * from './embedded/lmdb-kv-store.js';
+export * from './log-validation.js';

@@ -16,6 +16,7 @@
  */
 import { ConflictError, EngramError, ValidationError } from '@engram/core';
 import type { AppendOptions, AppendResult, EventLog, LogRecord, PartitionOffset, StoredRecord, TopicSpec } from '../event-log.js';
+import { checkRecord, checkTopicSpec } from '../log-validation.js';
 import { compactTopic } from './lmdb-log-compaction.js';
 import { GroupRegistry, Waker } from './lmdb-log-consumer.js';
 import {
@@ -29,7 +30,6 @@ import {
   requireTopic,
   specDifferences,
   type LogDbs,
-  type StoredTopic,
 } from './lmdb-log-store.js';
 
 export interface LmdbEventLogOptions {
@@ -78,7 +78,7 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
   return {
     async ensureTopic(spec: TopicSpec): Promise<void> {
       assertOpen();
-      const wanted = checkSpec(spec);
+      const wanted = checkTopicSpec(spec);
       const known = dbs.topics.get(spec.name);
       // The common case (the topic exists as specified) needs no write transaction.
       if (known !== undefined && specDifferences(known, spec).length === 0) return;
@@ -180,30 +180,6 @@ function appendInTxn(dbs: LogDbs, topic: string, records: LogRecord[], options: 
     for (const { partition, offset } of offsets) dbs.commits.putSync([group, commitTopic, partition], offset);
   }
   return results;
-}
-
-function checkRecord(topic: string, spec: StoredTopic, record: LogRecord, index: number): void {
-  const bad = (why: string): ValidationError => new ValidationError('invalid_record', `record ${index} for topic ${topic}: ${why}`, { topic, index });
-  if (record === null || typeof record !== 'object') throw bad('not an object');
-  if (typeof record.key !== 'string') throw bad('key must be a string');
-  if (record.value !== null && !(record.value instanceof Uint8Array)) throw bad('value must be a Buffer or null');
-  if (record.timestamp !== undefined && !Number.isFinite(record.timestamp)) throw bad('timestamp must be a finite number');
-  if (record.headers !== undefined) {
-    if (record.headers === null || typeof record.headers !== 'object') throw bad('headers must be an object');
-    for (const v of Object.values(record.headers)) if (typeof v !== 'string') throw bad('header values must be strings');
-  }
-  checkPartition(topic, spec, record.partition);
-}
-
-function checkSpec(spec: TopicSpec): StoredTopic {
-  checkName('topic', spec.name);
-  if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
-    throw new ValidationError('invalid_topic_spec', `topic ${spec.name}: partitions must be a positive integer`, { topic: spec.name });
-  }
-  if (typeof spec.compacted !== 'boolean') {
-    throw new ValidationError('invalid_topic_spec', `topic ${spec.name}: compacted must be a boolean`, { topic: spec.name });
-  }
-  return { partitions: spec.partitions, compacted: spec.compacted, replicationFactor: spec.replicationFactor ?? 1 };
 }
 
 function positive(name: string, value: number, allowZero = false): number {

@@ -11,17 +11,17 @@
  */
 import { createHash } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { NotFoundError, ValidationError } from '@engram/core';
-import type { PartitionOffset, StoredRecord, TopicSpec } from '../event-log.js';
+import { NotFoundError } from '@engram/core';
+import type { StoredRecord } from '../event-log.js';
+import { checkName, type TopicShape } from '../log-validation.js';
+
+export { checkName, checkOffsets, checkPartition, specDifferences } from '../log-validation.js';
 
 /** Past the last offset of any partition; the exclusive end of a partition's range. */
 export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 
-export interface StoredTopic {
-  partitions: number;
-  compacted: boolean;
-  replicationFactor: number;
-}
+/** A topic's spec as stored. */
+export type StoredTopic = TopicShape;
 
 /** One record as stored under [topic, partition, offset]; short field names keep pages dense. */
 export interface StoredValue {
@@ -73,47 +73,12 @@ export function indexKey(topic: string, key: string): Buffer {
   return Buffer.concat([head, Buffer.from([0xff]), createHash('sha256').update(raw).digest()]);
 }
 
-const NAME = /^[^\0]{1,249}$/;
-
-export function checkName(kind: 'topic' | 'group', name: string): void {
-  if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new ValidationError(`invalid_${kind}_name`, `${kind} name must be 1-249 characters without U+0000`, { [kind]: name });
-  }
-}
-
 /** The stored spec of `topic`, or topic_not_found. */
-export function requireTopic(dbs: LogDbs, topic: string): StoredTopic {
+export function requireTopic(dbs: LogDbs, topic: string): TopicShape {
   checkName('topic', topic);
   const spec = dbs.topics.get(topic);
   if (spec === undefined) throw new NotFoundError('topic_not_found', `topic ${topic} does not exist`, { topic });
   return spec;
-}
-
-export function checkPartition(topic: string, spec: StoredTopic, partition: number): void {
-  if (!Number.isInteger(partition) || partition < 0 || partition >= spec.partitions) {
-    throw new ValidationError(
-      'invalid_partition',
-      `partition ${partition} is out of range for topic ${topic} (${spec.partitions} partitions)`,
-      { topic, partition, partitions: spec.partitions },
-    );
-  }
-}
-
-export function checkOffsets(topic: string, spec: StoredTopic, offsets: PartitionOffset[]): void {
-  for (const { partition, offset } of offsets) {
-    checkPartition(topic, spec, partition);
-    if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new ValidationError('invalid_offset', `offset ${offset} must be a non-negative integer`, { topic, partition, offset });
-    }
-  }
-}
-
-/** The differences between an existing topic and a requested spec, in words ([] when they match). */
-export function specDifferences(existing: StoredTopic, spec: TopicSpec): string[] {
-  const diffs: string[] = [];
-  if (existing.partitions !== spec.partitions) diffs.push(`partitions ${existing.partitions} (requested ${spec.partitions})`);
-  if (existing.compacted !== spec.compacted) diffs.push(`compacted ${existing.compacted} (requested ${spec.compacted})`);
-  return diffs;
 }
 
 /** Next-to-write offset per partition (index = partition). */

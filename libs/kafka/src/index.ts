@@ -1,0 +1,2 @@
+export * from './log/kafka-event-log.js';
+export * from './registry/index.js';

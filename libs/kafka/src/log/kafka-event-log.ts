@@ -1,0 +1,234 @@
+/**
+ * The distributed EventLog: Apache Kafka through kafkajs (DESIGN.md sections 1 and 3). It passes
+ * the same contract suite as the embedded LMDB log (libs/testing/src/contracts/event-log.contract.ts).
+ *
+ * - Records go to the partition the caller chose (the entity's murmur2 partition, computed by the
+ *   pipeline); the record key is the event id, so compaction only removes repeated deliveries.
+ * - Plain appends share idempotent acks=all produce requests (kafka-producer.ts). An append is
+ *   validated in full before anything is sent, so an invalid record stores nothing; a broker that
+ *   fails mid-request may have stored part of a multi-partition append, which the caller sees as a
+ *   `log_unavailable` error and retries with the same event ids (the sequencer drops the copies).
+ * - Appends with `commit` run in a Kafka transaction with `sendOffsets`; every reader is
+ *   read_committed. Transaction markers take offsets, so offsets are increasing but not always
+ *   consecutive (the contract allows it).
+ * - `dedupe` is best effort within a per-partition window (dedupe-window.ts).
+ */
+import kafkajs, { type Admin, type LogEntry } from 'kafkajs';
+import { EngramError, ValidationError } from '@engram/core';
+import {
+  checkName,
+  checkOffsets,
+  checkPartition,
+  checkRecord,
+  type AppendOptions,
+  type AppendResult,
+  type ConsumerOptions,
+  type EventLog,
+  type LogConsumer,
+  type LogRecord,
+  type StoredRecord,
+  type TopicSpec,
+} from '@engram/ports';
+import { DedupeWindows } from './dedupe-window.js';
+import { KafkaLogConsumer } from './kafka-consumer.js';
+import { fromKafkaError, withTimeout } from './kafka-errors.js';
+import { BatchingProducer, TransactionalProducer } from './kafka-producer.js';
+import { PartitionReader } from './kafka-reader.js';
+import { TopicCatalog } from './kafka-topics.js';
+
+// kafkajs is CommonJS: Node sees only its default export, so values come from there.
+const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
+
+export interface KafkaLogEntry {
+  level: 'error' | 'warn' | 'info' | 'debug';
+  message: string;
+  extra: Record<string, unknown>;
+}
+
+export interface KafkaEventLogOptions {
+  /** Bootstrap servers, `host:port` (ENGRAM_KAFKA_BROKERS). */
+  brokers: string[];
+  /** @default 'engram' */
+  clientId?: string;
+  /**
+   * The sequencer's transactional id. It must be stable across restarts of one enrichment worker
+   * (a restart fences the old instance) and different between instances.
+   * @default `${clientId}-sequencer`
+   */
+  transactionalId?: string;
+  /** Records per partition remembered for `dedupe`. @default 10000 */
+  dedupeWindow?: number;
+  /** Bound on one broker operation (append, commit, metadata); past it the call fails with `log_unavailable`. @default 10000 */
+  requestTimeoutMs?: number;
+  /** How long a silent group member keeps its partitions. @default 10000 */
+  sessionTimeoutMs?: number;
+  /** Receives kafkajs' own log lines (warn and above by default). */
+  onLog?: (entry: KafkaLogEntry) => void;
+}
+
+const LEVELS: Record<number, KafkaLogEntry['level']> = {
+  [KafkaLogLevel.ERROR]: 'error',
+  [KafkaLogLevel.WARN]: 'warn',
+  [KafkaLogLevel.INFO]: 'info',
+  [KafkaLogLevel.DEBUG]: 'debug',
+};
+
+export function createKafkaEventLog(options: KafkaEventLogOptions): EventLog {
+  if (!Array.isArray(options.brokers) || options.brokers.length === 0) {
+    throw new ValidationError('invalid_option', 'brokers must list at least one host:port', { brokers: options.brokers });
+  }
+  const clientId = options.clientId ?? 'engram';
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  const kafka = new Kafka({
+    clientId,
+    brokers: options.brokers,
+    connectionTimeout: Math.min(3_000, requestTimeoutMs),
+    requestTimeout: requestTimeoutMs,
+    retry: { retries: 5, maxRetryTime: 2_000 },
+    logLevel: KafkaLogLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }: LogEntry) => {
+        const { message, ...extra } = log;
+        options.onLog?.({ level: LEVELS[level] ?? 'info', message, extra });
+      },
+  });
+  const admin: Admin = kafka.admin();
+  const adminReady = admin.connect();
+  adminReady.catch(() => undefined);
+  const catalog = new TopicCatalog(admin);
+  const reader = new PartitionReader(kafka);
+  const settings = { requestTimeoutMs, transactionalId: options.transactionalId ?? `${clientId}-sequencer` };
+  const producer = new BatchingProducer(kafka, settings);
+  const transactional = new TransactionalProducer(kafka, settings);
+  const windows = new DedupeWindows(options.dedupeWindow ?? 10_000);
+  const consumers = new Set<KafkaLogConsumer>();
+  let closed = false;
+
+  const assertOpen = (): void => {
+    if (closed) throw new EngramError('log_closed', 'the Kafka event log is closed');
+  };
+  /** Admin calls after the admin client connected, bounded and translated. */
+  const withAdmin = async <T>(what: string, topic: string | undefined, call: () => Promise<T>): Promise<T> => {
+    assertOpen();
+    try {
+      await withTimeout(adminReady, requestTimeoutMs, 'connecting to Kafka');
+      return await withTimeout(call(), requestTimeoutMs, what);
+    } catch (error) {
+      throw fromKafkaError(error, what, topic);
+    }
+  };
+
+  const endOffsets = async (topic: string): Promise<number[]> => {
+    const { partitions } = await withAdmin(`describe ${topic}`, topic, () => catalog.shape(topic));
+    const offsets = await withAdmin(`end offsets of ${topic}`, topic, () => admin.fetchTopicOffsets(topic));
+    const ends = new Array<number>(partitions).fill(0);
+    for (const { partition, offset } of offsets) ends[partition] = Number(offset);
+    return ends;
+  };
+
+  async function appendDeduped(topic: string, records: LogRecord[], send: (fresh: LogRecord[]) => Promise<number[]>): Promise<AppendResult[]> {
+    const partitions = [...new Set(records.map((r) => r.partition))];
+    const loaded = await Promise.all(
+      partitions.map(async (p) => [p, await windows.window(topic, p, async () => (await endOffsets(topic))[p]!, (part, from, max) => reader.read(topic, part, from, max))] as const),
+    );
+    const byPartition = new Map(loaded);
+    // No await from here to the send: the check and the entry of new keys are one step.
+    const fresh: LogRecord[] = [];
+    const positions: Array<Promise<number> | number> = [];
+    const settle: Array<{ resolve(offset: number): void; reject(error: unknown): void }> = [];
+    for (const record of records) {
+      const window = byPartition.get(record.partition)!;
+      const known = window.keys.get(record.key);
+      if (known !== undefined) {
+        positions.push(known);
+        continue;
+      }
+      const position = new Promise<number>((resolve, reject) => settle.push({ resolve, reject }));
+      position.catch(() => undefined);
+      window.add(record.key, position);
+      positions.push(position);
+      fresh.push(record);
+    }
+    const isFresh = records.map((r, i) => positions.indexOf(positions[i]!) === i && fresh.includes(r));
+    try {
+      const offsets = fresh.length === 0 ? [] : await send(fresh);
+      offsets.forEach((offset, i) => settle[i]!.resolve(offset));
+    } catch (error) {
+      fresh.forEach((r) => byPartition.get(r.partition)!.keys.delete(r.key));
+      settle.forEach((s) => s.reject(error));
+      throw error;
+    }
+    return Promise.all(records.map(async (r, i) => ({ partition: r.partition, offset: await positions[i]!, duplicate: !isFresh[i] })));
+  }
+
+  return {
+    ensureTopic: (spec: TopicSpec) => withAdmin(`ensure topic ${spec.name}`, spec.name, () => catalog.ensure(spec)),
+
+    async append(topic: string, records: LogRecord[], appendOptions: AppendOptions = {}): Promise<AppendResult[]> {
+      assertOpen();
+      if (!Array.isArray(records)) throw new ValidationError('invalid_record', 'records must be an array');
+      const shape = await withAdmin(`describe ${topic}`, topic, () => catalog.shape(topic));
+      records.forEach((r, i) => checkRecord(topic, shape, r, i));
+      const { commit } = appendOptions;
+      if (commit !== undefined) {
+        checkName('group', commit.group);
+        checkOffsets(commit.topic, await withAdmin(`describe ${commit.topic}`, commit.topic, () => catalog.shape(commit.topic)), commit.offsets);
+        // Initialise (and fence) first, so a dedupe window loaded next sees every settled attempt.
+        await transactional.ready();
+      }
+      const send = async (batch: LogRecord[]): Promise<number[]> => {
+        if (commit === undefined) return producer.send(topic, batch);
+        try {
+          return await transactional.send(topic, batch, commit);
+        } catch (error) {
+          windows.clear(); // the attempt's outcome is settled only after the next initialisation
+          throw error;
+        }
+      };
+      if (appendOptions.dedupe === true) return appendDeduped(topic, records, send);
+      const offsets = records.length === 0 && commit === undefined ? [] : await send(records);
+      return records.map((r, i) => ({ partition: r.partition, offset: offsets[i]!, duplicate: false }));
+    },
+
+    async read(topic: string, partition: number, fromOffset: number, maxRecords: number): Promise<StoredRecord[]> {
+      const shape = await withAdmin(`describe ${topic}`, topic, () => catalog.shape(topic));
+      checkPartition(topic, shape, partition);
+      return reader.read(topic, partition, Math.max(0, fromOffset), maxRecords);
+    },
+
+    endOffsets,
+
+    async committedOffsets(group: string, topic: string): Promise<number[]> {
+      checkName('group', group);
+      const { partitions } = await withAdmin(`describe ${topic}`, topic, () => catalog.shape(topic));
+      const [fetched] = await withAdmin(`committed offsets of ${group}`, topic, () => admin.fetchOffsets({ groupId: group, topics: [topic] }));
+      const offsets = new Array<number>(partitions).fill(0);
+      for (const { partition, offset } of fetched?.partitions ?? []) offsets[partition] = Math.max(0, Number(offset));
+      return offsets;
+    },
+
+    consumer(consumerOptions: ConsumerOptions): LogConsumer {
+      assertOpen();
+      const consumer = new KafkaLogConsumer(kafka, consumerOptions, {
+        sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
+        requestTimeoutMs,
+        onRebalance: () => windows.clear(),
+      });
+      consumers.add(consumer);
+      const close = consumer.close.bind(consumer);
+      consumer.close = async () => {
+        consumers.delete(consumer);
+        await close();
+      };
+      return consumer;
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...consumers].map((c) => c.close()));
+      await Promise.all([producer.close(), transactional.close(), reader.close(), admin.disconnect().catch(() => undefined)]);
+    },
+  };
+}
