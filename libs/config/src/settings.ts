@@ -81,6 +81,8 @@ export const SETTINGS = {
   modelDir: { name: 'ENGRAM_MODEL_DIR', default: '.cache/models', description: 'Directory holding the embedding model (`Xenova/all-MiniLM-L6-v2/…`, as `npm run model:fetch` lays it out).', parse: text },
   kafkaBrokers: { name: 'ENGRAM_KAFKA_BROKERS', default: '', description: 'Kafka bootstrap servers `host:port,host:port` (ENGRAM_LOG=kafka).', parse: optionalText },
   schemaRegistryUrl: { name: 'ENGRAM_SCHEMA_REGISTRY_URL', default: '', description: 'Confluent-API schema registry URL (ENGRAM_LOG=kafka).', parse: url },
+  kafkaTransactionalId: { name: 'ENGRAM_KAFKA_TRANSACTIONAL_ID', default: 'engram-sequencer', description: 'Kafka transactional id of the enrichment worker (the sequencer); stable across its restarts (a restart fences the old instance), distinct per instance.', parse: text },
+  kafkaDedupeWindow: { name: 'ENGRAM_KAFKA_DEDUPE_WINDOW', default: '10000', description: 'Records per partition whose event ids ingest and the sequencer remember to drop re-sent events on Kafka (loaded from the topic tail at start).', parse: int(1, 10_000_000) },
   tikvPd: { name: 'ENGRAM_TIKV_PD', default: '', description: 'TiKV placement driver endpoints (ENGRAM_KV=tikv).', parse: optionalText },
   milvusAddress: { name: 'ENGRAM_MILVUS_ADDRESS', default: '', description: 'Milvus address `host:port` (ENGRAM_VECTOR=milvus).', parse: optionalText },
   redisUrl: { name: 'ENGRAM_REDIS_URL', default: '', description: 'Redis URL (ENGRAM_CACHE=redis).', parse: url },

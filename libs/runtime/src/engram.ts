@@ -73,7 +73,7 @@ export interface RunningEngram {
 export async function startEngram(config: EngramConfig, options: EngramOptions): Promise<RunningEngram> {
   const telemetry = options.telemetry ?? createTelemetry({ level: config.logLevel });
   const roles = new Set(options.roles);
-  const ports = await openPorts(config, new Set([...roles].flatMap((r) => PORTS_BY_ROLE[r])));
+  const ports = await openPorts(config, new Set([...roles].flatMap((r) => PORTS_BY_ROLE[r])), telemetry.logger);
   telemetry.logger.info({ roles: [...roles], adapters: ports.adapters, dataDir: config.dataDir }, 'engram starting');
   const { log } = ports;
 

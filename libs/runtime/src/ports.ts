@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngramConfig } from '@engram/config';
 import { EngramError } from '@engram/core';
+import { createConfluentSchemaRegistry, createKafkaEventLog } from '@engram/kafka';
 import { MINILM_DIMS, MINILM_MODEL_ID, createMiniLmEmbedder, modelRevision, resolveMiniLmFiles } from '@engram/embedder';
 
 /** Reads a port a role needs; its absence is a wiring bug, not a user error. */
@@ -62,8 +63,36 @@ const HASH_EMBEDDER_INFO: EmbeddingModelInfo = { id: 'hash-v1', revision: '1', d
 
 export type OptionalPort = 'kv' | 'vectors' | 'cache' | 'blobs' | 'embedder';
 
-export async function openPorts(config: EngramConfig, needs: ReadonlySet<OptionalPort>): Promise<Ports> {
-  if (config.log !== 'embedded') notBuilt('ENGRAM_LOG', config.log, 'the Kafka backbone issue');
+/** Where adapters' own log lines go (the process's pino logger). */
+export interface PortLogger {
+  error(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  debug(fields: object, message: string): void;
+}
+
+const SILENT: PortLogger = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
+
+/** The log and its schema registry: LMDB in the data directory, or Kafka with a Confluent-API registry. */
+function openLog(config: EngramConfig, dir: (name: string) => string, logger: PortLogger): { log: EventLog; registry: SchemaRegistry; adapters: Record<string, string> } {
+  if (config.log === 'embedded') {
+    return { log: createLmdbEventLog({ path: dir('log') }), registry: createLmdbSchemaRegistry({ path: dir('registry') }), adapters: { log: 'lmdb', registry: 'lmdb' } };
+  }
+  // loadConfig refuses ENGRAM_LOG=kafka without both connection settings.
+  const brokers = config.kafkaBrokers ?? '';
+  const registryUrl = config.schemaRegistryUrl ?? '';
+  const log = createKafkaEventLog({
+    brokers: brokers.split(',').map((b) => b.trim()).filter(Boolean),
+    clientId: 'engram',
+    transactionalId: config.kafkaTransactionalId,
+    dedupeWindow: config.kafkaDedupeWindow,
+    onLog: ({ level, message, extra }) => logger[level]({ kafka: extra }, message),
+  });
+  const registry = createConfluentSchemaRegistry({ url: registryUrl });
+  return { log, registry, adapters: { log: `kafka(${brokers})`, registry: `confluent-api(${registryUrl})` } };
+}
+
+export async function openPorts(config: EngramConfig, needs: ReadonlySet<OptionalPort>, logger: PortLogger = SILENT): Promise<Ports> {
   if (config.kv !== 'embedded') notBuilt('ENGRAM_KV', config.kv, 'the TiKV issue');
   if (config.vector !== 'embedded') notBuilt('ENGRAM_VECTOR', config.vector, 'the distributed read-side issue');
   if (config.cache !== 'memory') notBuilt('ENGRAM_CACHE', config.cache, 'the distributed read-side issue');
@@ -80,10 +109,10 @@ export async function openPorts(config: EngramConfig, needs: ReadonlySet<Optiona
     return port;
   };
   try {
-    const adapters: Record<string, string> = { log: 'lmdb', registry: 'lmdb' };
+    const { log, registry, adapters } = openLog(config, dir, logger);
     const ports: Ports = {
-      registry: open(createLmdbSchemaRegistry({ path: dir('registry') })),
-      log: open(createLmdbEventLog({ path: dir('log') })),
+      registry: open(registry),
+      log: open(log),
       adapters,
       async close() {
         for (const port of opened.reverse()) await port.close().catch(() => undefined);

@@ -95,6 +95,7 @@ export class KafkaLogConsumer implements LogConsumer {
         this.wakeUp = done;
         function done(): void {
           clearTimeout(timer);
+          options.signal?.removeEventListener('abort', done);
           resolve();
         }
       });

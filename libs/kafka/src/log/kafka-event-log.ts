@@ -90,7 +90,10 @@ export function createKafkaEventLog(options: KafkaEventLogOptions): EventLog {
       () =>
       ({ level, log }: LogEntry) => {
         const { message, ...extra } = log;
-        options.onLog?.({ level: LEVELS[level] ?? 'info', message, extra });
+        // Retries are bounded on purpose (a down broker must fail an append, not hang it) and a
+        // producer is replaced after a failed send, so kafkajs' warning about it is only noise.
+        const quiet = message.startsWith('Limiting retries for the idempotent producer');
+        options.onLog?.({ level: quiet ? 'debug' : (LEVELS[level] ?? 'info'), message, extra });
       },
   });
   const admin: Admin = kafka.admin();

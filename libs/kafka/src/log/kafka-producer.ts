@@ -15,10 +15,15 @@
  * After a failed send either producer is thrown away and recreated on next use: a producer whose
  * send gave up mid-retry can hold stale sequence numbers.
  */
-import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
+import kafkajs, { type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { LogRecord, PartitionOffset } from '@engram/ports';
 import { fromKafkaError, retryingKafka, withTimeout } from './kafka-errors.js';
 import { toKafkaMessage } from './kafka-records.js';
+
+// kafkajs is CommonJS: Node sees only its default export, so values come from there. Records carry
+// an explicit partition, so the partitioner is never consulted; naming one silences kafkajs' v2 notice.
+const { Partitioners } = kafkajs;
+const createPartitioner = Partitioners.DefaultPartitioner;
 
 export interface ProducerSettings {
   /** Bound on one send (kafkajs retries inside it). */
@@ -85,7 +90,7 @@ export class BatchingProducer {
   private readonly slot: ProducerSlot;
 
   constructor(kafka: Kafka, private readonly settings: ProducerSettings) {
-    this.slot = new ProducerSlot(() => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 5, maxRetryTime: 2_000 } }));
+    this.slot = new ProducerSlot(() => kafka.producer({ createPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 5, maxRetryTime: 2_000 } }));
   }
 
   /** Resolves with one offset per record once the whole request that carried them is acknowledged. */
@@ -140,6 +145,7 @@ export class TransactionalProducer {
   constructor(kafka: Kafka, private readonly settings: ProducerSettings) {
     this.slot = new ProducerSlot(() =>
       kafka.producer({
+        createPartitioner,
         transactionalId: settings.transactionalId,
         idempotent: true,
         maxInFlightRequests: 1,
