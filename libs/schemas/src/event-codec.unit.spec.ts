@@ -8,7 +8,6 @@ import type { MemoryEvent } from '@engram/core';
 import { createLmdbSchemaRegistry } from '@engram/ports';
 import type { SchemaRegistry } from '@engram/ports';
 import { createDeadLetterCodec, createEventCodec, createMemoryEventCodec, loadSchema, memoryEventToAvro } from './index.js';
-import type { AvroSchemaJson } from './index.js';
 
 const written: MemoryEvent = {
   type: 'MemoryWritten',
@@ -22,13 +21,6 @@ const written: MemoryEvent = {
   metadata: { agentId: 'planner', tags: ['a'], attributes: { step: 3 } },
   value: { steps: ['x', 'y'] },
 };
-
-/** memory-event.avsc with one more top-level field. */
-function memoryEventWith(field: Record<string, unknown>): AvroSchemaJson {
-  const schema = structuredClone(loadSchema('memory-event').json) as { fields: unknown[] };
-  schema.fields.push(field);
-  return schema as AvroSchemaJson;
-}
 
 async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(promise, (error: { code?: string; retriable?: boolean }) => {
@@ -88,37 +80,6 @@ describe('event codec', () => {
     const codec = createMemoryEventCodec(registry, topic());
     await rejectsWithCode(codec.encode({ ...written, hlc: 1.5 }), 'unencodable_record');
     await rejectsWithCode(codec.encode({ ...written, value: undefined } as unknown as MemoryEvent), 'unencodable_record');
-  });
-
-  it('reads records of an older version with a newer reader, filling defaults', async () => {
-    const name = topic();
-    const v1 = createMemoryEventCodec(registry, name);
-    const old = await v1.encode(written);
-    const v2 = createEventCodec<{ priority: number; eventId: string; payload: unknown }>(registry, {
-      topic: name,
-      schema: memoryEventWith({ name: 'priority', type: 'int', default: 7, doc: 'added in v2' }),
-    });
-    const v2Id = await v2.ready();
-    assert.notEqual(v2Id, await v1.ready());
-    assert.equal((await registry.getLatest(v2.subject))?.version, 2);
-    const decoded = await v2.decode(old);
-    assert.equal(decoded.priority, 7);
-    assert.equal(decoded.eventId, 'evt-1');
-    assert.deepEqual(JSON.parse(JSON.stringify(decoded.payload)), { 'dev.engram.v1.MemoryWritten': { valueJson: '{"steps":["x","y"]}' } });
-    // The old typed reader still reads new records too (it skips the field it does not know).
-    const fresh = await v2.encode({ ...memoryEventToAvro(written), priority: 1 } as never);
-    assert.deepStrictEqual(await v1.decode(fresh), written);
-  });
-
-  it('refuses incompatible evolutions with schema_incompatible', async () => {
-    const name = topic();
-    await createMemoryEventCodec(registry, name).ready();
-    const withoutDefault = createEventCodec(registry, { topic: name, schema: memoryEventWith({ name: 'priority', type: 'int' }) });
-    await rejectsWithCode(withoutDefault.ready(), 'schema_incompatible');
-    const changedType = structuredClone(loadSchema('memory-event').json) as { fields: { name: string; type: unknown }[] };
-    changedType.fields = changedType.fields.map((f) => (f.name === 'hlc' ? { ...f, type: 'string' } : f));
-    await rejectsWithCode(createEventCodec(registry, { topic: name, schema: changedType as AvroSchemaJson }).ready(), 'schema_incompatible');
-    assert.equal((await registry.getLatest(`${name}-value`))?.version, 1);
   });
 
   it('refuses undecodable input with undecodable_record', async () => {

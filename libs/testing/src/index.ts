@@ -1,4 +1,5 @@
 export * from './contracts/schema-registry.contract.js';
+export * from './contracts/schema-evolution.contract.js';
 export * from './e2e/engram-process.js';
 export * from './contracts/vector-index.contract.js';
 export * from './contracts/cache.contract.js';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import avro from 'avsc';
 import { SchemaRegistry as KafkaJsRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { schemaRegistryContract, withEngine } from '@engram/testing';
+import { schemaEvolutionContract, schemaRegistryContract, withEngine } from '@engram/testing';
 import type { SchemaRegistry } from '@engram/ports';
 import { createConfluentSchemaRegistry } from './confluent-schema-registry.js';
 
@@ -18,6 +18,10 @@ const SETTING = 'ENGRAM_SCHEMA_REGISTRY_URL';
 
 withEngine('SchemaRegistry contract: confluent API', 'schema registry', SETTING, (url) => {
   schemaRegistryContract('confluent API', async () => createConfluentSchemaRegistry({ url }));
+  schemaEvolutionContract('confluent API', async () => {
+    const registry = createConfluentSchemaRegistry({ url });
+    return { registry, cleanup: () => registry.close() };
+  });
 });
 
 withEngine('Confluent-API schema registry adapter', 'schema registry', SETTING, (url) => {

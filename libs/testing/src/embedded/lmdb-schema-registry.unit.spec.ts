@@ -1,11 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLmdbSchemaRegistry } from '@engram/ports';
+import { schemaEvolutionContract } from '../contracts/schema-evolution.contract.js';
 import { schemaRegistryContract } from '../contracts/schema-registry.contract.js';
 import { tempDir } from '../temp-dirs.js';
 
-
 schemaRegistryContract('lmdb', async () => createLmdbSchemaRegistry({ path: tempDir() }));
+schemaEvolutionContract('lmdb', async () => {
+  const registry = createLmdbSchemaRegistry({ path: tempDir() });
+  return { registry, cleanup: () => registry.close() };
+});
 
 const schemaOf = (name: string, fields: unknown[] = [{ name: 'a', type: 'string' }]): string =>
   JSON.stringify({ type: 'record', name, fields });
