@@ -150,6 +150,10 @@ write_env_file() {
     if [[ -f "$PWD/.cache/models/Xenova/all-MiniLM-L6-v2/onnx/model_quantized.onnx" ]]; then
       echo "export ENGRAM_MODEL_DIR=$PWD/.cache/models"
     fi
+    # So is python.sh's venv (confluent-kafka for read-topic.py), listed once it is complete.
+    if [[ -f "$ENGINES_CACHE/python-venv/.complete" ]]; then
+      echo "export ENGRAM_ENGINES_PYTHON=$ENGINES_CACHE/python-venv/bin/python"
+    fi
   } >"$tmp"
   mv -f "$tmp" "$ENGINES_DIR/env"
 }

@@ -13,8 +13,9 @@ cd "$(dirname "$0")/../.."
 source scripts/engines/lib.sh
 source scripts/engines/kafka.sh
 source scripts/engines/registry.sh
+source scripts/engines/python.sh
 
-ALL_ENGINES=(kafka registry model)
+ALL_ENGINES=(kafka registry model python)
 engines=("$@")
 [[ ${#engines[@]} -gt 0 ]] || engines=("${ALL_ENGINES[@]}")
 
@@ -30,6 +31,7 @@ for engine in "${engines[@]}"; do
     kafka) kafka_up ;;
     registry) registry_up ;;
     model) bash scripts/model-fetch.sh --fp32 ;; # the embedding model (int8 and fp32): files, not a process
+    python) python_up ;; # a venv with confluent-kafka for scripts/engines/read-topic.py: files, not a process
     *) die "unknown engine '$engine' (known: ${ALL_ENGINES[*]})" ;;
   esac
 done

@@ -37,8 +37,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze({ ...config, limits });
 }
 
-/** Variables that start with ENGRAM_ but are not settings of the server (test and CI switches). */
-const IGNORED = new Set(['ENGRAM_REQUIRE_ENGINES', 'ENGRAM_E2E_KEEP_DATA']);
+/**
+ * Variables that start with ENGRAM_ but are not settings of the server (test and CI switches, and
+ * ENGRAM_ENGINES_PYTHON, the venv python that engines:up lists in .engines/env for the tests).
+ */
+const IGNORED = new Set(['ENGRAM_REQUIRE_ENGINES', 'ENGRAM_E2E_KEEP_DATA', 'ENGRAM_ENGINES_PYTHON']);
 
 function requireConnection(needed: boolean, value: unknown, name: string, because: string): void {
   if (needed && (value === undefined || value === '')) {
