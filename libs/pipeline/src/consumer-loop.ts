@@ -1,9 +1,13 @@
 /**
  * The loop every worker runs: poll a batch, handle it, commit the next offsets. Failure policy
- * (CONVENTIONS.md): a retriable error retries the same batch with jittered exponential backoff; a
- * non-retriable one replays the batch record by record so the poison record alone goes to the
- * dead-letter topic and the rest proceed. Offsets are committed only after `handle` resolved, i.e.
- * after its effects are durable.
+ * (CONVENTIONS.md): a retriable error (a store or the log unavailable) is not the records' fault,
+ * so the same batch is retried with jittered exponential backoff, capped, until it passes or the
+ * loop stops — it never dead-letters anything (a broker outage must neither end the worker nor
+ * push good events past the sequencer). A non-retriable error replays the batch record by record so
+ * the poison record alone goes to the dead-letter topic and the rest proceed. Offsets are committed
+ * only after `handle` resolved, i.e. after its effects are durable; a retriable commit failure is
+ * logged and the loop goes on (the batch is delivered again later and skipped, as applying is
+ * idempotent).
  */
 import { isEngramError } from '@engram/core';
 import type { LogConsumer, PartitionOffset, StoredRecord } from '@engram/ports';
@@ -18,8 +22,6 @@ export interface ConsumerLoopOptions {
   telemetry: Telemetry;
   /** @default 500 */
   maxRecords?: number;
-  /** @default 5 */
-  maxAttempts?: number;
   /** @default 100 */
   backoffMs?: number;
   /** False when `handle` commits its own offsets atomically with its output (the sequencer). @default true */
@@ -40,12 +42,12 @@ export function nextOffsets(records: StoredRecord[]): PartitionOffset[] {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const MAX_BACKOFF_MS = 5_000;
 
 export function startConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
   const { consumer, telemetry } = options;
   const log = telemetry.logger.child({ worker: options.name });
   const abort = new AbortController();
-  const maxAttempts = options.maxAttempts ?? 5;
   const backoff = options.backoffMs ?? 100;
 
   async function withRetries(records: StoredRecord[]): Promise<unknown> {
@@ -55,8 +57,8 @@ export function startConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
         return undefined;
       } catch (error) {
         const retriable = isEngramError(error) ? error.retriable : false;
-        if (!retriable || attempt >= maxAttempts || abort.signal.aborted) return error;
-        const delay = backoff * 2 ** (attempt - 1) * (0.5 + Math.random());
+        if (!retriable || abort.signal.aborted) return error;
+        const delay = Math.min(backoff * 2 ** Math.min(attempt - 1, 16), MAX_BACKOFF_MS) * (0.5 + Math.random());
         log.warn({ err: error, attempt, delay }, 'batch failed, retrying');
         await sleep(delay);
       }
@@ -77,9 +79,19 @@ export function startConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
       const single = await withRetries([record]);
       if (single === undefined) continue;
       const code = isEngramError(single) ? single.code : 'processing_failed';
-      await options.deadLetters.send(record, { code, reason: (single as Error).message ?? String(single), attempts: maxAttempts });
+      // Tried twice: in its batch, then alone.
+      await options.deadLetters.send(record, { code, reason: (single as Error).message ?? String(single), attempts: 2 });
     }
     return true;
+  }
+
+  async function commit(records: StoredRecord[]): Promise<void> {
+    try {
+      await consumer.commit(nextOffsets(records));
+    } catch (error) {
+      if (!isEngramError(error) || !error.retriable || abort.signal.aborted) throw error;
+      log.warn({ err: error }, 'commit failed; the batch will be delivered again and skipped');
+    }
   }
 
   const done = (async () => {
@@ -97,7 +109,7 @@ export function startConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
         if (records.length === 0) continue;
         const isolated = await handleBatch(records);
         if (isolated === undefined) break;
-        if (isolated || (options.commitAfterHandle ?? true)) await consumer.commit(nextOffsets(records));
+        if (isolated || (options.commitAfterHandle ?? true)) await commit(records);
       }
     } finally {
       // Leave the group even after a crash, so its partitions move to the other members.

@@ -81,7 +81,6 @@ describe('consumer loop (embedded log)', () => {
     let calls = 0;
     start({
       deadLetters,
-      maxAttempts: 5,
       handle: async () => {
         calls++;
         if (calls < 3) throw new UnavailableError('kv_unavailable', 'try again');
@@ -99,7 +98,6 @@ describe('consumer loop (embedded log)', () => {
     const batchSizes: number[] = [];
     start({
       deadLetters,
-      maxAttempts: 3,
       handle: async (records) => {
         batchSizes.push(records.length);
         if (records.some((r) => r.key === 'poison')) throw new ValidationError('invalid_field', 'bad value');
@@ -118,26 +116,53 @@ describe('consumer loop (embedded log)', () => {
     assert.equal(letter!.reason, 'bad value');
   });
 
-  it('dead-letters a record whose retriable failure outlasts the retries, and a non-Engram error as processing_failed', async () => {
-    await append(['flaky', 'ok', 'boom']);
+  it('retries a retriable failure past any count until it passes, dead-lettering nothing', async () => {
+    await append(['a', 'b']);
     const deadLetters = createRecordingDeadLetters();
-    const attemptsByKey = new Map<string, number>();
+    let calls = 0;
     start({
       deadLetters,
-      maxAttempts: 2,
+      handle: async () => {
+        if (++calls <= 8) throw new UnavailableError('log_unavailable', 'broker down');
+      },
+    });
+    await waitUntil(async () => (await committed())[0] === 2, 10_000, 'the commit');
+    assert.equal(calls, 9, 'more attempts than the old limit of 5');
+    assert.deepEqual(deadLetters.sent, [], 'an outage is not the records\' fault');
+  });
+
+  it('dead-letters a non-Engram error as processing_failed', async () => {
+    await append(['ok', 'boom']);
+    const deadLetters = createRecordingDeadLetters();
+    start({
+      deadLetters,
       handle: async (records) => {
-        for (const r of records) attemptsByKey.set(r.key, (attemptsByKey.get(r.key) ?? 0) + 1);
-        if (records.some((r) => r.key === 'flaky')) throw new UnavailableError('embedder_unavailable', 'still down');
         if (records.some((r) => r.key === 'boom')) throw new TypeError('cannot read x of undefined');
       },
     });
-    await waitUntil(async () => (await committed())[0] === 3, 5000, 'the commit');
-    assert.deepEqual(
-      deadLetters.sent.map((d) => [d.record.key, d.code, d.attempts]),
-      [['flaky', 'embedder_unavailable', 2], ['boom', 'processing_failed', 2]],
-    );
-    // flaky: 2 batch attempts + 2 alone; ok: 2 batch attempts + 1 alone; boom: 2 + 1 (not retriable alone).
-    assert.deepEqual(Object.fromEntries(attemptsByKey), { flaky: 4, ok: 3, boom: 3 });
+    await waitUntil(async () => (await committed())[0] === 2, 5000, 'the commit');
+    assert.deepEqual(deadLetters.sent.map((d) => [d.record.key, d.code, d.attempts]), [['boom', 'processing_failed', 2]]);
+  });
+
+  it('a retriable commit failure is not a crash: the loop goes on', async () => {
+    const real = log.consumer({ group: GROUP, topic: TOPIC });
+    let failures = 0;
+    const flakyCommit: LogConsumer = {
+      poll: (o) => real.poll(o),
+      assignment: () => real.assignment(),
+      commit: async (offsets) => {
+        if (failures++ === 0) throw new UnavailableError('log_unavailable', 'broker down');
+        await real.commit(offsets);
+      },
+      close: () => real.close(),
+    };
+    const handled: string[] = [];
+    await append(['a']);
+    start({ handle: async (records) => void handled.push(...records.map((r) => r.key)) }, flakyCommit);
+    await waitUntil(() => handled.length === 1, 5000, 'the first batch');
+    await append(['b']);
+    await waitUntil(async () => (await committed())[0] === 2, 5000, 'the second batch committed');
+    assert.deepEqual(handled, ['a', 'b']);
   });
 
   it('stop() resolves, ends `done` and closes the consumer', async () => {
@@ -161,7 +186,6 @@ describe('consumer loop (embedded log)', () => {
     let calls = 0;
     const running = start(
       {
-        maxAttempts: 50,
         backoffMs: 20,
         handle: async () => {
           calls++;
@@ -177,7 +201,7 @@ describe('consumer loop (embedded log)', () => {
     assert.deepEqual(await committed(), [0, 0], 'an unfinished batch is redelivered, not committed');
   });
 
-  it('a crash (a failing commit) rejects `done` and still leaves the group', async () => {
+  it('a crash (a non-retriable commit failure) rejects `done` and still leaves the group', async () => {
     const real = log.consumer({ group: GROUP, topic: TOPIC });
     let closed = false;
     const failingCommit: LogConsumer = {

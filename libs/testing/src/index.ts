@@ -9,4 +9,5 @@ export * from './contracts/event-log.contract.js';
 export * from './contracts/kv-store.contract.js';
 export * from './engines/engine-env.js';
 export * from './engines/require-engine.js';
+export * from './engines/private-kafka.js';
 export * from './temp-dirs.js';

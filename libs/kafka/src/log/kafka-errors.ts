@@ -11,14 +11,30 @@ interface KafkaJsErrorShape {
   message?: string;
   retriable?: boolean;
   originalError?: unknown;
+  cause?: unknown;
 }
 
-/** kafkajs wraps the last attempt's error when it gives up retrying; the cause is the inner one. */
-function innermost(error: unknown): KafkaJsErrorShape {
-  let current = error as KafkaJsErrorShape;
-  for (let depth = 0; depth < 5 && current?.originalError !== undefined; depth++) current = current.originalError as KafkaJsErrorShape;
-  return current ?? {};
+/**
+ * The error and what it wraps, outermost first. kafkajs wraps the last attempt's error when it gives
+ * up retrying — in `cause` (KafkaJSNumberOfRetriesExceeded, and the KafkaJSNonRetriableError an outer
+ * retrier wraps that in), or in `originalError` for a few older types.
+ */
+function chain(error: unknown): KafkaJsErrorShape[] {
+  const out: KafkaJsErrorShape[] = [];
+  let current = error as KafkaJsErrorShape | undefined;
+  while (current !== null && typeof current === 'object' && out.length < 8 && !out.includes(current)) {
+    out.push(current);
+    current = (current.originalError ?? current.cause) as KafkaJsErrorShape | undefined;
+  }
+  return out;
 }
+
+function innermost(error: unknown): KafkaJsErrorShape {
+  return chain(error).at(-1) ?? {};
+}
+
+/** Plain Errors kafkajs throws when it has no connection (not typed, so matched by message). */
+const UNAVAILABLE_MESSAGE = /not connected|ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|Connection (closed|timeout)/i;
 
 const UNAVAILABLE = new Set([
   'KafkaJSConnectionError',
@@ -43,7 +59,8 @@ export function fromKafkaError(error: unknown, what: string, topic?: string): En
     return new NotFoundError('topic_not_found', `topic ${topic} does not exist`, { topic });
   }
   const message = `${what}: ${inner.message ?? outer.message ?? String(error)}`;
-  if (UNAVAILABLE.has(inner.name ?? '') || UNAVAILABLE.has(outer.name ?? '') || outer.name === 'KafkaJSNumberOfRetriesExceeded') {
+  const unavailable = chain(error).some((e) => UNAVAILABLE.has(e.name ?? '') || e.name === 'KafkaJSNumberOfRetriesExceeded' || UNAVAILABLE_MESSAGE.test(e.message ?? ''));
+  if (unavailable) {
     return new UnavailableError('log_unavailable', `the Kafka log is unavailable (${message})`, { cause: error });
   }
   return new EngramError('log_error', message, { retriable: inner.retriable === true, cause: error });

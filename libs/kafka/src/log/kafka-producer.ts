@@ -93,15 +93,24 @@ export class BatchingProducer {
     this.slot = new ProducerSlot(() => kafka.producer({ createPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 5, maxRetryTime: 2_000 } }));
   }
 
-  /** Resolves with one offset per record once the whole request that carried them is acknowledged. */
+  /**
+   * Resolves with one offset per record once the whole request that carried them is acknowledged.
+   * Rejects with `log_unavailable` after `requestTimeoutMs` from the call: an append still queued
+   * then is dropped unsent; one already in a request may still land (the caller re-sends with the
+   * same ids, and the sequencer drops the copy).
+   */
   send(topic: string, records: LogRecord[]): Promise<number[]> {
-    return new Promise((resolve, reject) => {
+    const sent = new Promise<number[]>((resolve, reject) => {
       this.queue.push({ topic, records, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         // Appends made in this turn of the event loop join the first request too.
         setImmediate(() => void this.drain());
       }
+    });
+    return withTimeout(sent, this.settings.requestTimeoutMs, `append to ${topic}`).catch((error: unknown) => {
+      this.queue = this.queue.filter((p) => p.records !== records);
+      throw error;
     });
   }
 
@@ -126,9 +135,10 @@ export class BatchingProducer {
       byTopic.set(topic, messages);
     }
     try {
-      const producer = await this.slot.get();
       const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-      const metadata = await withTimeout(producer.sendBatch({ acks: -1, topicMessages }), this.settings.requestTimeoutMs, 'append');
+      const request = async (): Promise<RecordMetadata[]> => (await this.slot.get()).sendBatch({ acks: -1, topicMessages });
+      // Connecting counts against the bound too: a frozen broker must not hold the queue.
+      const metadata = await withTimeout(request(), this.settings.requestTimeoutMs, 'append');
       const offsets = assignOffsets(batch, metadata);
       batch.forEach((p, i) => p.resolve(offsets[i]!));
     } catch (error) {

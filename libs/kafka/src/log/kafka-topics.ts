@@ -13,6 +13,14 @@ import { fromKafkaError, retryingKafka } from './kafka-errors.js';
 // kafkajs is CommonJS: Node sees only its default export, so values come from there.
 const { ConfigResourceTypes } = kafkajs;
 
+/** `topic_not_found` for a topic that was just created: retriable for a few seconds. */
+class NotListedYet extends Error {
+  readonly retriable = true;
+  constructor(readonly notFound: unknown) {
+    super('the topic is not listed yet');
+  }
+}
+
 export class TopicCatalog {
   /** Partition counts are fixed per deployment, so a shape, once read, is kept. */
   private readonly shapes = new Map<string, Promise<TopicShape>>();
@@ -44,7 +52,18 @@ export class TopicCatalog {
       return;
     }
     this.shapes.delete(spec.name);
-    const existing = await this.shape(spec.name);
+    // A topic created a moment ago (by us in a retried create, or by another process) may not be
+    // listed by every broker yet: give its metadata a few seconds to arrive.
+    const existing = await retryingKafka(async () => {
+      try {
+        return await this.shape(spec.name);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'topic_not_found') throw new NotListedYet(error);
+        throw error;
+      }
+    }, 5_000).catch((error: unknown) => {
+      throw error instanceof NotListedYet ? error.notFound : error;
+    });
     const diffs = specDifferences(existing, spec);
     if (diffs.length > 0) {
       throw new ConflictError('topic_config_mismatch', `topic ${spec.name} exists with ${diffs.join(', ')}`, { topic: spec.name, existing, requested: wanted });
