@@ -1,8 +1,7 @@
 /**
  * Where the MiniLM files live on disk and how a model version is named. The weights are an external
- * asset provisioned by `npm run model:fetch` (scripts/model-fetch.sh), never downloaded at run
- * time: this machine class cannot reach the Hugging Face hub, and a server should not fetch code or
- * weights on first request anyway.
+ * asset: downloaded from the Hugging Face hub once at start-up when missing (model-download.ts), or
+ * provisioned offline by `npm run model:fetch` (scripts/model-fetch.sh) — never fetched on a request.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';

@@ -80,8 +80,9 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   const topics = createTopics({ prefix: config.topicPrefix, partitions: config.partitions });
   for (const spec of topicSpecs(topics)) await log.ensureTopic(spec);
   const codecs = await createPipelineCodecs(ports.registry, topics);
-  const collections = createVectorCollections({ textModel: await embedderInfo(config), clientModalities: config.vectorDims });
-  if (ports.vectors) await ensureCollections(ports.vectors, collections);
+  // Only the roles that hold vectors need the model's identity (and so its files).
+  const collections = ports.vectors && createVectorCollections({ textModel: await embedderInfo(config), clientModalities: config.vectorDims });
+  if (ports.vectors) await ensureCollections(ports.vectors, collections!);
   const watermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions });
   const vectorWatermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions, keyFor: vectorWatermarkKey });
   const changelogWatermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions, keyFor: changelogWatermarkKey });
@@ -95,7 +96,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
     const kv = need(ports.kv, 'kv');
     loops.push(startProjectionWorker({ ...common, kv, cache: need(ports.cache, 'cache'), watermarks: watermarks! }));
     loops.push(startChangelogEmitter({ ...common, kv, kvWatermarks: watermarks!, changelogWatermarks: changelogWatermarks!, stateAppended }));
-    loops.push(startVectorIndexer({ ...common, kv, vectors: need(ports.vectors, 'vectors'), collections, kvWatermarks: watermarks!, vectorWatermarks: vectorWatermarks! }));
+    loops.push(startVectorIndexer({ ...common, kv, vectors: need(ports.vectors, 'vectors'), collections: need(collections, 'vectors'), kvWatermarks: watermarks!, vectorWatermarks: vectorWatermarks! }));
   }
   const ingest = roles.has('ingest') || roles.has('projection') ? createIngestService({ log, codecs, topics, limits: config.limits, clock: createHybridClock(), telemetry }) : undefined;
   const sweeper = roles.has('projection') ? startExpirySweeper({ kv: need(ports.kv, 'kv'), ingest: ingest!, telemetry, intervalMs: config.expirySweepMs }) : undefined;
@@ -114,14 +115,14 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
     const query = createQueryService({ kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, limits: config.limits, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
     if (roles.has('ingest')) routes.push(...ingestRoutes({ ingest: ingest!, query }));
     if (roles.has('query')) {
-      const search = createSearchService({ kv, vectors: need(ports.vectors, 'vectors'), embedder: need(ports.embedder, 'embedder'), collections, query, vectorWatermarks: vectorWatermarks!, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
+      const search = createSearchService({ kv, vectors: need(ports.vectors, 'vectors'), embedder: need(ports.embedder, 'embedder'), collections: need(collections, 'vectors'), query, vectorWatermarks: vectorWatermarks!, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
       const subscriptions = createSubscriptionService({ log, codecs, topics, stateAppended });
       routes.push(...queryRoutes({ query, search, subscriptions, maxTextLength: config.limits.maxTextLength }));
     }
   }
   const checks: ReadinessCheck[] = [{ name: 'log', check: async () => void (await log.endOffsets(topics.events)) }];
   if (ports.kv) checks.push({ name: 'kv', check: async () => void (await ports.kv!.get(watermarkKey(0))) });
-  if (ports.vectors) checks.push({ name: 'vectors', check: async () => void (await ports.vectors!.count(collections.nameFor('text')!)) });
+  if (ports.vectors) checks.push({ name: 'vectors', check: async () => void (await ports.vectors!.count(collections!.nameFor('text')!)) });
   routes.push(...opsRoutes({ registry: telemetry.metrics.registry, isReady: () => !stopping, checks }));
 
   const auth = createApiKeyAuth({ keys: config.apiKeys, dataDir: config.dataDir, announce: options.announce ?? ((m) => console.log(m)) });

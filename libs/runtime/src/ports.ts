@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { EngramConfig } from '@engram/config';
 import { EngramError } from '@engram/core';
 import { createConfluentSchemaRegistry, createKafkaEventLog } from '@engram/kafka';
-import { MINILM_DIMS, MINILM_MODEL_ID, createMiniLmEmbedder, modelRevision, resolveMiniLmFiles } from '@engram/embedder';
+import { MINILM_DIMS, MINILM_MODEL_ID, createMiniLmEmbedder, ensureMiniLmFiles, modelRevision } from '@engram/embedder';
 
 /** Reads a port a role needs; its absence is a wiring bug, not a user error. */
 export function need<T>(port: T | undefined, name: string): T {
@@ -55,7 +55,7 @@ function notBuilt(setting: string, value: string, issue: string): never {
 /** The text model's identity, known without loading it (the vector index records which model filled it). */
 export async function embedderInfo(config: EngramConfig): Promise<EmbeddingModelInfo> {
   if (config.embedder === 'hash') return HASH_EMBEDDER_INFO;
-  const files = resolveMiniLmFiles(config.modelDir, true);
+  const files = await ensureMiniLmFiles({ modelDir: config.modelDir, quantized: config.modelPrecision === 'int8' });
   return { id: MINILM_MODEL_ID, revision: await modelRevision(files.onnx), dims: MINILM_DIMS };
 }
 
@@ -93,6 +93,10 @@ function openLog(config: EngramConfig, dir: (name: string) => string, logger: Po
 }
 
 export async function openPorts(config: EngramConfig, needs: ReadonlySet<OptionalPort>, logger: PortLogger = SILENT): Promise<Ports> {
+  if (config.embedder === 'minilm' && (needs.has('embedder') || needs.has('vectors'))) {
+    // Missing files come from the hub once, here at start-up, or the start fails saying how to fix it.
+    await ensureMiniLmFiles({ modelDir: config.modelDir, quantized: config.modelPrecision === 'int8', onProgress: (m) => logger.info({ modelDir: config.modelDir }, m) });
+  }
   if (config.kv !== 'embedded') notBuilt('ENGRAM_KV', config.kv, 'the TiKV issue');
   if (config.vector !== 'embedded') notBuilt('ENGRAM_VECTOR', config.vector, 'the distributed read-side issue');
   if (config.cache !== 'memory') notBuilt('ENGRAM_CACHE', config.cache, 'the distributed read-side issue');
@@ -136,7 +140,7 @@ export async function openPorts(config: EngramConfig, needs: ReadonlySet<Optiona
       adapters.blobs = 'fs';
     }
     if (needs.has('embedder')) {
-      ports.embedder = open(config.embedder === 'hash' ? createHashEmbedder({ dims: HASH_EMBEDDER_INFO.dims }) : await createMiniLmEmbedder({ modelDir: config.modelDir }));
+      ports.embedder = open(config.embedder === 'hash' ? createHashEmbedder({ dims: HASH_EMBEDDER_INFO.dims }) : await createMiniLmEmbedder({ modelDir: config.modelDir, quantized: config.modelPrecision === 'int8' }));
       adapters.embedder = `${ports.embedder.model.id}@${ports.embedder.model.revision}`;
     }
     return ports;

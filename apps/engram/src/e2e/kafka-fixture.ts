@@ -36,6 +36,7 @@ export function kafkaSettings(brokers: string, label: string): Record<string, st
     ENGRAM_TOPIC_PREFIX: `${run}-`,
     ENGRAM_KAFKA_TRANSACTIONAL_ID: run,
     ENGRAM_PARTITIONS: String(PARTITIONS),
+    ENGRAM_EMBEDDER: 'hash',
   };
 }
 

@@ -48,7 +48,9 @@ export async function startEngramProcess(options: StartOptions = {}): Promise<En
   const dataDir = options.dataDir ?? tempDataDir();
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('ENGRAM_')) env[k] = v;
-  Object.assign(env, { ENGRAM_PORT: '0', ENGRAM_HOST: '127.0.0.1', ENGRAM_DATA_DIR: dataDir, ENGRAM_LOG_LEVEL: 'info' }, options.env ?? {});
+  // The hashing embedder unless a test asks for the model: most tests are about the pipeline, and
+  // the model is an engine of its own (ENGRAM_MODEL_DIR) that a plain `npm test` may not have.
+  Object.assign(env, { ENGRAM_PORT: '0', ENGRAM_HOST: '127.0.0.1', ENGRAM_DATA_DIR: dataDir, ENGRAM_LOG_LEVEL: 'info', ENGRAM_EMBEDDER: 'hash' }, options.env ?? {});
   checkLevel(env);
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/engram.mjs'), options.command ?? 'start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
