@@ -24,6 +24,23 @@ export function createTopics(options: { prefix?: string; partitions: number }): 
   };
 }
 
+/** The workers' consumer groups: prefixed like the topics, so deployments sharing a broker never share a group. */
+export interface ConsumerGroups {
+  enrichment: string;
+  projection: string;
+  vectors: string;
+  changelog: string;
+}
+
+export function createConsumerGroups(prefix = ''): ConsumerGroups {
+  return {
+    enrichment: `${prefix}engram-enrichment`,
+    projection: `${prefix}engram-projection`,
+    vectors: `${prefix}engram-vectors`,
+    changelog: `${prefix}engram-changelog`,
+  };
+}
+
 export function topicSpecs(topics: Topics): TopicSpec[] {
   return [topics.events, topics.enriched, topics.state, topics.deadLetter].map((name) => ({
     name,

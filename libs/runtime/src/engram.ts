@@ -18,6 +18,7 @@ import {
   createSignal,
   createSubscriptionService,
   createTelemetry,
+  createConsumerGroups,
   createTopics,
   createVectorCollections,
   ensureCollections,
@@ -78,6 +79,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   const { log } = ports;
 
   const topics = createTopics({ prefix: config.topicPrefix, partitions: config.partitions });
+  const groups = createConsumerGroups(config.topicPrefix);
   for (const spec of topicSpecs(topics)) await log.ensureTopic(spec);
   const codecs = await createPipelineCodecs(ports.registry, topics);
   // Only the roles that hold vectors need the model's identity (and so its files).
@@ -91,19 +93,19 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   const common = { log, codecs, topics, deadLetters, telemetry };
 
   const loops: ConsumerLoop[] = [];
-  if (roles.has('enrichment')) loops.push(startEnrichmentWorker({ ...common, embedder: need(ports.embedder, 'embedder') }));
+  if (roles.has('enrichment')) loops.push(startEnrichmentWorker({ ...common, group: groups.enrichment, embedder: need(ports.embedder, 'embedder') }));
   if (roles.has('projection')) {
     const kv = need(ports.kv, 'kv');
-    loops.push(startProjectionWorker({ ...common, kv, cache: need(ports.cache, 'cache'), watermarks: watermarks! }));
-    loops.push(startChangelogEmitter({ ...common, kv, kvWatermarks: watermarks!, changelogWatermarks: changelogWatermarks!, stateAppended }));
-    loops.push(startVectorIndexer({ ...common, kv, vectors: need(ports.vectors, 'vectors'), collections: need(collections, 'vectors'), kvWatermarks: watermarks!, vectorWatermarks: vectorWatermarks! }));
+    loops.push(startProjectionWorker({ ...common, group: groups.projection, kv, cache: need(ports.cache, 'cache'), watermarks: watermarks! }));
+    loops.push(startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: watermarks!, changelogWatermarks: changelogWatermarks!, stateAppended }));
+    loops.push(startVectorIndexer({ ...common, group: groups.vectors, kv, vectors: need(ports.vectors, 'vectors'), collections: need(collections, 'vectors'), kvWatermarks: watermarks!, vectorWatermarks: vectorWatermarks! }));
   }
   const ingest = roles.has('ingest') || roles.has('projection') ? createIngestService({ log, codecs, topics, limits: config.limits, clock: createHybridClock(), telemetry }) : undefined;
   const sweeper = roles.has('projection') ? startExpirySweeper({ kv: need(ports.kv, 'kv'), ingest: ingest!, telemetry, intervalMs: config.expirySweepMs }) : undefined;
   const lag = startLagGauge(log, topics, telemetry, [
-    ...(roles.has('enrichment') ? [{ group: 'engram-enrichment', topic: topics.events }] : []),
+    ...(roles.has('enrichment') ? [{ group: groups.enrichment, topic: topics.events }] : []),
     ...(roles.has('projection')
-      ? ['engram-projection', 'engram-vectors', 'engram-changelog'].map((group) => ({ group, topic: topics.enriched }))
+      ? [groups.projection, groups.vectors, groups.changelog].map((group) => ({ group, topic: topics.enriched }))
       : []),
   ]);
 

@@ -10,7 +10,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '@engram/config';
-import { createPipelineCodecs, createTopics } from '@engram/pipeline';
+import { createConsumerGroups, createPipelineCodecs, createTopics } from '@engram/pipeline';
 import type { EventLog, StoredRecord } from '@engram/ports';
 import { openPorts } from '@engram/runtime';
 import { apiClient, eventually, removeDataDir, startEngramProcess, tempDataDir, withEngine, type EngramProcess } from '@engram/testing';
@@ -89,7 +89,7 @@ withEngine('sequencer killed repeatedly (kafka)', 'kafka', 'ENGRAM_KAFKA_BROKERS
         const codecs = await createPipelineCodecs(ports.registry, topics);
         // Wait until the last sequencer has consumed all of memory-events (no transactions there: end = last + 1).
         await eventually(async () => {
-          const [end, committed] = await Promise.all([ports.log.endOffsets(topics.events), ports.log.committedOffsets('engram-enrichment', topics.events)]);
+          const [end, committed] = await Promise.all([ports.log.endOffsets(topics.events), ports.log.committedOffsets(createConsumerGroups(config.topicPrefix).enrichment, topics.events)]);
           return end.every((e, p) => committed[p] === e) ? true : undefined;
         }, 90_000);
 

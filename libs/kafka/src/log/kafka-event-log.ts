@@ -136,33 +136,48 @@ export function createKafkaEventLog(options: KafkaEventLogOptions): EventLog {
       partitions.map(async (p) => [p, await windows.window(topic, p, async () => (await endOffsets(topic))[p]!, (part, from, max) => reader.read(topic, part, from, max))] as const),
     );
     const byPartition = new Map(loaded);
-    // No await from here to the send: the check and the entry of new keys are one step.
+    // No await from here to the send: the check and the entry of new keys are one step. Fresh
+    // records share one pending position promise (an array of offsets, in `fresh` order).
     const fresh: LogRecord[] = [];
-    const positions: Array<Promise<number> | number> = [];
-    const settle: Array<{ resolve(offset: number): void; reject(error: unknown): void }> = [];
+    const duplicateOf: Array<Promise<number> | number | undefined> = [];
+    const freshIndex: number[] = [];
+    let settle!: { resolve(offsets: number[]): void; reject(error: unknown): void };
+    const sent = new Promise<number[]>((resolve, reject) => (settle = { resolve, reject }));
+    sent.catch(() => undefined);
     for (const record of records) {
       const window = byPartition.get(record.partition)!;
       const known = window.keys.get(record.key);
       if (known !== undefined) {
-        positions.push(known);
+        duplicateOf.push(known);
+        freshIndex.push(-1);
         continue;
       }
-      const position = new Promise<number>((resolve, reject) => settle.push({ resolve, reject }));
-      position.catch(() => undefined);
+      const index = fresh.length;
+      const position = sent.then((offsets) => offsets[index]!);
+      position.catch(() => undefined); // a failed append's keys leave the window; nobody awaits this
       window.add(record.key, position);
-      positions.push(position);
+      duplicateOf.push(undefined);
+      freshIndex.push(index);
       fresh.push(record);
     }
-    const isFresh = records.map((r, i) => positions.indexOf(positions[i]!) === i && fresh.includes(r));
+    let offsets: number[];
     try {
-      const offsets = fresh.length === 0 ? [] : await send(fresh);
-      offsets.forEach((offset, i) => settle[i]!.resolve(offset));
+      offsets = fresh.length === 0 ? [] : await send(fresh);
+      settle.resolve(offsets);
     } catch (error) {
       fresh.forEach((r) => byPartition.get(r.partition)!.keys.delete(r.key));
-      settle.forEach((s) => s.reject(error));
+      settle.reject(error);
       throw error;
     }
-    return Promise.all(records.map(async (r, i) => ({ partition: r.partition, offset: await positions[i]!, duplicate: !isFresh[i] })));
+    const results: AppendResult[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      const index = freshIndex[i]!;
+      // A duplicate of a concurrent append waits for that append's offset.
+      const offset = index >= 0 ? offsets[index]! : await duplicateOf[i]!;
+      results.push({ partition: record.partition, offset, duplicate: index < 0 });
+    }
+    return results;
   }
 
   return {
