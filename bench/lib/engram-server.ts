@@ -4,7 +4,8 @@
  * processes as in production. Also what a client needs to know when the pipeline has caught up:
  * merged consistency tokens and the Prometheus counters.
  */
-import { removeDataDir, startEngramProcess } from '@engram/testing';
+import { randomBytes } from 'node:crypto';
+import { engineEnv, removeDataDir, startEngramProcess } from '@engram/testing';
 import { decodeToken, encodeToken, type PositionMap } from '@engram/pipeline';
 import { createHttpClient, type HttpClient } from './http-load.js';
 import { processCpuMs } from './proc-cpu.js';
@@ -27,7 +28,13 @@ export interface BenchServer {
  * directory is removed (to read its stores offline).
  */
 export async function withEngramServer<T>(
-  options: { env?: Record<string, string>; maxSockets?: number; after?: (dataDir: string) => Promise<void> },
+  options: {
+    env?: Record<string, string>;
+    maxSockets?: number;
+    after?: (dataDir: string) => Promise<void>;
+    /** The `engram` command: `start` (every app) or one app such as `ingest-api`. @default 'start' */
+    command?: string;
+  },
   fn: (server: BenchServer) => Promise<T>,
 ): Promise<T> {
   const env = {
@@ -38,7 +45,7 @@ export async function withEngramServer<T>(
     ENGRAM_CONSISTENCY_TIMEOUT_MS: '120000',
     ...options.env,
   };
-  const server = await startEngramProcess({ env, timeoutMs: 60_000 });
+  const server = await startEngramProcess({ env, timeoutMs: 60_000, ...(options.command === undefined ? {} : { command: options.command }) });
   const client = createHttpClient(server.baseUrl, { apiKey: BENCH_KEY, maxSockets: options.maxSockets ?? 64 });
   try {
     const pid = server.child.pid!;
@@ -53,6 +60,39 @@ export async function withEngramServer<T>(
     await server.kill();
     removeDataDir(server.dataDir);
   }
+}
+
+export interface KafkaServerEnv {
+  /** ENGRAM_* settings that put the server on the shared Kafka broker and schema registry. */
+  env: Record<string, string>;
+  /** The run's topic prefix (`<prefix>memory-events`, …), to find and delete its topics afterwards. */
+  prefix: string;
+  brokers: string[];
+}
+
+/**
+ * Settings for an Engram server on the engines of `npm run engines:up` (read from `.engines/env`):
+ * ENGRAM_LOG=kafka, topics under a prefix and a transactional id nobody else uses, so runs and
+ * other processes on the same broker never share topics or fence each other's sequencer.
+ */
+export function kafkaServerEnv(label: string, partitions: number): KafkaServerEnv {
+  const engines = engineEnv();
+  const brokers = engines.ENGRAM_KAFKA_BROKERS;
+  const registry = engines.ENGRAM_SCHEMA_REGISTRY_URL;
+  if (brokers === undefined || registry === undefined) throw new Error('ENGRAM_KAFKA_BROKERS / ENGRAM_SCHEMA_REGISTRY_URL unset: run `npm run engines:up` first');
+  const run = `bench-${label}-${randomBytes(4).toString('hex')}`;
+  return {
+    env: {
+      ENGRAM_LOG: 'kafka',
+      ENGRAM_KAFKA_BROKERS: brokers,
+      ENGRAM_SCHEMA_REGISTRY_URL: registry,
+      ENGRAM_TOPIC_PREFIX: `${run}-`,
+      ENGRAM_KAFKA_TRANSACTIONAL_ID: run,
+      ENGRAM_PARTITIONS: String(partitions),
+    },
+    prefix: `${run}-`,
+    brokers: brokers.split(','),
+  };
 }
 
 /** One token covering all of `tokens`: the highest offset per partition (the documented wire form). */

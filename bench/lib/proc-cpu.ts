@@ -15,3 +15,18 @@ export function processCpuMs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
 }
+
+/**
+ * Waits until the process whose CPU `cpuMs` reads has used at most `maxShare` of one core over a
+ * `windowMs` window (its background work after a burst — indexes, followers — is done), or
+ * `timeoutMs` has passed; resolves with the ms waited.
+ */
+export async function waitUntilIdle(cpuMs: () => number, options: { maxShare?: number; windowMs?: number; timeoutMs?: number } = {}): Promise<number> {
+  const { maxShare = 0.1, windowMs = 1_000, timeoutMs = 60_000 } = options;
+  const start = Date.now();
+  for (;;) {
+    const before = cpuMs();
+    await new Promise((r) => setTimeout(r, windowMs));
+    if (cpuMs() - before <= maxShare * windowMs || Date.now() - start > timeoutMs) return Date.now() - start;
+  }
+}
