@@ -14,10 +14,10 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { EnrichedEvent, EventMetadata, MemoryEvent, MemoryState } from '@engram/core';
-import { createConfluentSchemaRegistry } from '@engram/kafka';
+import { loadConfig } from '@engram/config';
 import { createPipelineCodecs, createTopics, type PipelineCodecs, type Topics } from '@engram/pipeline';
-import type { SchemaRegistry } from '@engram/ports';
-import { apiClient, eventually, removeDataDir, startEngramProcess, withEngine, type EngramProcess } from '@engram/testing';
+import { openPorts, type Ports } from '@engram/runtime';
+import { apiClient, eventually, removeDataDir, startEngramProcess, tempDataDir, withEngine, type EngramProcess } from '@engram/testing';
 
 const READ_TOPIC = fileURLToPath(new URL('../../../../scripts/engines/read-topic.py', import.meta.url));
 const NS = 'dev.engram.v1.';
@@ -115,7 +115,8 @@ withEngine('python reader (kafka)', 'kafka', 'ENGRAM_KAFKA_BROKERS', (brokers) =
         const traceparent = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
         const written = new Map<string, { partition: number; offset: number }>(); // event id → position
         let engram: EngramProcess;
-        let registry: SchemaRegistry;
+        let ports: Ports | undefined;
+        const portsDir = tempDataDir();
         let codecs: PipelineCodecs;
         const read: Record<'events' | 'enriched' | 'state', PythonRecord[]> = { events: [], enriched: [], state: [] };
 
@@ -150,12 +151,15 @@ withEngine('python reader (kafka)', 'kafka', 'ENGRAM_KAFKA_BROKERS', (brokers) =
             return Object.entries(finalVersions).every(([entity, version]) => latest.get(entity)?.version === version) ? records : undefined;
           }, 40_000, 200);
           Object.assign(read, { events, enriched, state });
-          registry = createConfluentSchemaRegistry({ url: registryUrl });
-          codecs = await createPipelineCodecs(registry, topics);
+          // Our own codecs, through the same registry (the Kafka log's registry adapter, as the app opens it).
+          const config = loadConfig({ ENGRAM_LOG: 'kafka', ENGRAM_KAFKA_BROKERS: brokers, ENGRAM_SCHEMA_REGISTRY_URL: registryUrl, ENGRAM_DATA_DIR: portsDir, ENGRAM_EMBEDDER: 'hash' });
+          ports = await openPorts(config, new Set());
+          codecs = await createPipelineCodecs(ports.registry, topics);
         });
 
         after(async () => {
-          await registry?.close();
+          await ports?.close();
+          removeDataDir(portsDir);
           const code = await engram?.stop();
           if (engram !== undefined) removeDataDir(engram.dataDir);
           assert.equal(code, 0, 'SIGTERM shuts down cleanly');
@@ -216,7 +220,7 @@ withEngine('python reader (kafka)', 'kafka', 'ENGRAM_KAFKA_BROKERS', (brokers) =
           for (const name of ['events', 'enriched', 'state'] as const) {
             assert.ok(read[name].length > 0, `${name} is empty`);
             // A fresh subject has one version: the schema every record of the topic names.
-            const latest = await registry.getLatest(`${subjects[name]}-value`);
+            const latest = await ports!.registry.getLatest(`${subjects[name]}-value`);
             for (const r of read[name]) {
               const bytes = Buffer.from(r.raw, 'base64');
               assert.equal(bytes[0], 0, 'magic byte');
