@@ -5,6 +5,7 @@
 import { describe, it, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 // Test support only (the spec, not the adapter, uses it); the tag rule is written for product code.
@@ -38,7 +39,7 @@ withEngine('Embedder contract: MiniLM fp32', 'model', SETTING, (modelDir) => {
 describe('MiniLM embedder on the real model', () => {
   let shared: Promise<MiniLmEmbedder> | undefined;
   const opened: Promise<MiniLmEmbedder>[] = [];
-  function open(modelDir: string, options: { maxTokens?: number } = {}): Promise<MiniLmEmbedder> {
+  function open(modelDir: string, options: { maxTokens?: number; maxBatch?: number; workers?: number } = {}): Promise<MiniLmEmbedder> {
     const embedder = createMiniLmEmbedder({ modelDir, ...options });
     opened.push(embedder);
     return embedder;
@@ -97,12 +98,67 @@ describe('MiniLM embedder on the real model', () => {
     assert.equal(embedder.runtime.version, ort.env.versions.node);
     assert.equal(embedder.runtime.dtype, 'q8');
     assert.ok(ort.listSupportedBackends().some((b) => b.name === 'cpu'), 'native binding lists the cpu provider');
+    // Parallelism from worker threads with single-threaded sessions (bench/results/embedder.md).
+    assert.equal(embedder.runtime.workers, Math.min(availableParallelism(), 4));
+    assert.equal(embedder.runtime.threads, 1);
+  });
+
+  it('keeps the main event loop turning while a long inference run is under way', async (t) => {
+    const modelDir = requireEngine(t, 'model', SETTING);
+    if (modelDir === undefined) return;
+    // One worker, one run of 48 long texts: a few hundred ms of inference, which on the main thread
+    // would be one uninterrupted stall.
+    const embedder = await open(modelDir, { maxBatch: 48, workers: 1 });
+    const texts = Array.from({ length: 48 }, (_, i) => `${'agents share memories through an event log '.repeat(12)}${i}`);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 2);
+    try {
+      const vectors = await embedder.embed(texts);
+      assert.equal(vectors.length, 48);
+    } finally {
+      clearInterval(timer);
+    }
+    assert.ok(ticks >= 5, `timer fired ${ticks} times during the run`);
+  });
+
+  it('gives concurrent calls the same vectors as calls one after another', async (t) => {
+    const embedder = await embedderFor(t);
+    if (embedder === undefined) return;
+    const batches = [['alpha release notes', 'the disk is full'], ['a kitten on a rug'], ['quarterly revenue', 'noon train', 'sourdough bread']];
+    const sequential: Float32Array[][] = [];
+    for (const batch of batches) sequential.push(await embedder.embed(batch));
+    assert.deepEqual(await Promise.all(batches.map((batch) => embedder.embed(batch))), sequential);
+  });
+
+  it('lets a single text through ahead of a large call already queued (callers take turns)', async (t) => {
+    const embedder = await embedderFor(t);
+    if (embedder === undefined) return;
+    const finished: string[] = [];
+    const large = embedder.embed(Array.from({ length: 60 }, (_, i) => `enrichment batch text number ${i} about deploys`)).then(() => finished.push('large'));
+    const query = embedder.embed(['a search query']).then(() => finished.push('query'));
+    await Promise.all([large, query]);
+    assert.deepEqual(finished, ['query', 'large']);
+  });
+
+  it('lets close finish, then refuses new calls with embedder_closed', async (t) => {
+    const modelDir = requireEngine(t, 'model', SETTING);
+    if (modelDir === undefined) return;
+    const embedder = await open(modelDir, { workers: 1 });
+    const inFlight = embedder.embed(Array.from({ length: 16 }, (_, i) => `text number ${i}`)).then(
+      (vectors) => String(vectors.length),
+      (error: unknown) => String((error as { code?: string }).code),
+    );
+    await embedder.close();
+    // Runs already handed to a worker finish; the queued rest of the call fails as closed.
+    const outcome = await inFlight;
+    assert.ok(['16', 'embedder_closed'].includes(outcome), outcome);
+    await assert.rejects(embedder.embed(['after close']), (error: unknown) => (error as { code?: string }).code === 'embedder_closed');
   });
 
   it('truncates at maxTokens: only the first maxTokens - 2 word pieces count', async (t) => {
     const modelDir = requireEngine(t, 'model', SETTING);
     if (modelDir === undefined) return;
-    const short = await open(modelDir, { maxTokens: 16 });
+    const short = await open(modelDir, { maxTokens: 16, workers: 1 });
     // 20 single-token words: past the 14 word pieces a 16-token limit keeps.
     const head = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty';
     const [cut, cutWithTail] = await short.embed([head, `${head} and a completely different ending about volcanoes`]);

@@ -1,0 +1,62 @@
+/**
+ * Messages between the MiniLM embedder (main thread, minilm-worker-pool.ts) and its inference
+ * workers (minilm-worker.ts). A worker answers `ready` once its model is loaded (or `failed`, and
+ * ends), then exactly one response per `embed` request, with the request's id. Vectors come back packed in one
+ * Float32Array whose buffer is transferred, not copied.
+ */
+import { EngramError } from '@engram/core';
+
+/** `workerData` of an inference worker. */
+export interface MiniLmWorkerConfig {
+  modelDir: string;
+  dtype: 'q8' | 'fp32';
+  /** onnxruntime's intra-op threads for this worker's session. */
+  threads: number;
+  maxTokens: number;
+}
+
+/** What the worker found out while loading, for the embedder's `runtime`. */
+export interface MiniLmWorkerReady {
+  /** onnxruntime-node's version as the session that runs the model reports it. */
+  version: string;
+}
+
+export type WorkerRequest =
+  /** One inference run over `texts` (padded to the longest); answers `texts.length × dims` floats. */
+  | { id: number; op: 'embed'; texts: string[] }
+  /** Releases the session and closes the port, which ends the worker. */
+  | { id: number; op: 'close' };
+
+/** An error as it crosses the thread boundary: structured clone keeps only name, message and stack. */
+export interface WireError {
+  name: string;
+  message: string;
+  code?: string;
+  details?: Record<string, unknown>;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; info: MiniLmWorkerReady }
+  | { type: 'failed'; error: WireError }
+  | { type: 'result'; id: number; vectors: Float32Array }
+  | { type: 'error'; id: number; error: WireError };
+
+export function toWire(error: unknown): WireError {
+  if (error instanceof EngramError) {
+    const wire: WireError = { name: error.name, message: error.message, code: error.code };
+    if (error.details !== undefined) wire.details = error.details;
+    return wire;
+  }
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}
+
+/** Rebuilds an error from a worker: Engram errors keep their code and details, others stay plain. */
+export function fromWire(wire: WireError): Error {
+  if (wire.code === undefined) {
+    const error = new Error(wire.message);
+    error.name = wire.name;
+    return error;
+  }
+  return new EngramError(wire.code, wire.message, wire.details === undefined ? {} : { details: wire.details });
+}
