@@ -90,6 +90,7 @@ export const SETTINGS = {
   gcsEndpoint: { name: 'ENGRAM_GCS_ENDPOINT', default: '', description: 'GCS API endpoint (an emulator in tests; empty = Google).', parse: url },
   gcsBucket: { name: 'ENGRAM_GCS_BUCKET', default: '', description: 'GCS bucket for archives (ENGRAM_BLOB=gcs).', parse: optionalText },
   partitions: { name: 'ENGRAM_PARTITIONS', default: '8', description: 'Partitions of every topic; fixed per deployment (changing it means replaying into new topics).', parse: int(1, 1024) },
+  replicationFactor: { name: 'ENGRAM_REPLICATION_FACTOR', default: '1', description: 'Replicas of every topic partition on Kafka (3 in production; 1 for a single dev broker). The embedded log ignores it.', parse: int(1, 16) },
   topicPrefix: { name: 'ENGRAM_TOPIC_PREFIX', default: '', description: 'Prefix for topic names (`<prefix>memory-events`, …).', parse: text },
   logLevel: { name: 'ENGRAM_LOG_LEVEL', default: 'info', description: 'pino log level.', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   maxBodyBytes: { name: 'ENGRAM_MAX_BODY_BYTES', default: '1048576', description: 'Largest request body; larger is 413 `body_too_large`.', parse: int(1024, 256 * 1024 * 1024) },

@@ -11,9 +11,11 @@ export interface Topics {
   state: string;
   deadLetter: string;
   partitions: number;
+  /** Copies of each partition on the brokers (the embedded log keeps one). */
+  replicationFactor: number;
 }
 
-export function createTopics(options: { prefix?: string; partitions: number }): Topics {
+export function createTopics(options: { prefix?: string; partitions: number; replicationFactor?: number }): Topics {
   const p = options.prefix ?? '';
   return {
     events: `${p}memory-events`,
@@ -21,6 +23,7 @@ export function createTopics(options: { prefix?: string; partitions: number }): 
     state: `${p}memory-state`,
     deadLetter: `${p}memory-dead-letter`,
     partitions: options.partitions,
+    replicationFactor: options.replicationFactor ?? 1,
   };
 }
 
@@ -45,6 +48,7 @@ export function topicSpecs(topics: Topics): TopicSpec[] {
   return [topics.events, topics.enriched, topics.state, topics.deadLetter].map((name) => ({
     name,
     partitions: topics.partitions,
+    replicationFactor: topics.replicationFactor,
     compacted: true,
   }));
 }

@@ -78,7 +78,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   telemetry.logger.info({ roles: [...roles], adapters: ports.adapters, dataDir: config.dataDir }, 'engram starting');
   const { log } = ports;
 
-  const topics = createTopics({ prefix: config.topicPrefix, partitions: config.partitions });
+  const topics = createTopics({ prefix: config.topicPrefix, partitions: config.partitions, replicationFactor: config.replicationFactor });
   const groups = createConsumerGroups(config.topicPrefix);
   for (const spec of topicSpecs(topics)) await log.ensureTopic(spec);
   const codecs = await createPipelineCodecs(ports.registry, topics);
