@@ -18,6 +18,18 @@ import { kafkaSettings } from './kafka-fixture.js';
 
 type Json = Record<string, unknown>;
 
+/** A lost connection is re-sent with the same event ids, as a client would (the ids make it safe). */
+async function resending<T>(post: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await post();
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 async function readAll(log: EventLog, topic: string, partitions: number): Promise<StoredRecord[]> {
   const out: StoredRecord[] = [];
   for (let p = 0; p < partitions; p++) {
@@ -65,11 +77,11 @@ withEngine('sequencer killed repeatedly (kafka)', 'kafka', 'ENGRAM_KAFKA_BROKERS
               text: `writer ${w} note ${n} item ${i}`,
               actor: `writer-${w}`,
             }));
-            const first = await a<Json>('POST', '/v1/events', { events });
+            const first = await resending(() => a<Json>('POST', '/v1/events', { events }));
             assert.equal(first.status, 202, JSON.stringify(first.body));
             for (const e of events) accepted.add(e.eventId);
             // The same batch again, through the other ingest process.
-            const again = await b<Json>('POST', '/v1/events', { events });
+            const again = await resending(() => b<Json>('POST', '/v1/events', { events }));
             assert.equal(again.status, 202, JSON.stringify(again.body));
             resent += (again.body.results as Json[]).filter((r) => r.status === 'accepted').length;
           }

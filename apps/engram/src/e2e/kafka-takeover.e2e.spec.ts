@@ -55,7 +55,17 @@ withEngine('two projection workers, one killed (kafka)', 'kafka', 'ENGRAM_KAFKA_
               delta: 1,
               actor: `writer-${w}`,
             }));
-            const res = await api<Json>('POST', '/v1/events', { events });
+            // A lost connection is re-sent with the same event ids, as a client would: the ids make
+            // the retry safe (a copy that did land is reported as a duplicate and applied once).
+            let res: Awaited<ReturnType<typeof api<Json>>> | undefined;
+            for (let attempt = 1; res === undefined; attempt++) {
+              try {
+                res = await api<Json>('POST', '/v1/events', { events });
+              } catch (error) {
+                if (attempt >= 5) throw error;
+                await new Promise((resolve) => setTimeout(resolve, 100));
+              }
+            }
             if (res.status === 202) acked.push(...events.map((e) => e.eventId));
             else failures.push(`${res.status} ${JSON.stringify(res.body)}`);
           }
