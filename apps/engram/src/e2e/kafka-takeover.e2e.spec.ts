@@ -116,6 +116,8 @@ withEngine('two projection workers, one killed (kafka)', 'kafka', 'ENGRAM_KAFKA_
           await kv.close();
         }
       } finally {
+        // A process that died on its own says why here (the harness keeps every line it printed).
+        for (const p of processes) if (p.child.exitCode !== null && p.child.exitCode !== 0) console.error(`process exited ${p.child.exitCode}:\n${p.output.slice(-15).join('\n')}`);
         for (const p of processes) await p.kill();
         for (const dir of dirs) removeDataDir(dir);
       }

@@ -31,7 +31,7 @@ import {
 } from '@engram/ports';
 import { DedupeWindows } from './dedupe-window.js';
 import { KafkaLogConsumer } from './kafka-consumer.js';
-import { fromKafkaError, withTimeout } from './kafka-errors.js';
+import { fromKafkaError, retryingKafka, withTimeout } from './kafka-errors.js';
 import { BatchingProducer, TransactionalProducer } from './kafka-producer.js';
 import { PartitionReader } from './kafka-reader.js';
 import { TopicCatalog } from './kafka-topics.js';
@@ -116,7 +116,9 @@ export function createKafkaEventLog(options: KafkaEventLogOptions): EventLog {
     assertOpen();
     try {
       await withTimeout(adminReady, requestTimeoutMs, 'connecting to Kafka');
-      return await withTimeout(call(), requestTimeoutMs, what);
+      // Admin calls only read or create idempotently: a leader that moved or a topic whose
+      // metadata is still spreading (right after creation) is retried within the bound.
+      return await withTimeout(retryingKafka(call, requestTimeoutMs), requestTimeoutMs, what);
     } catch (error) {
       throw fromKafkaError(error, what, topic);
     }
