@@ -55,3 +55,12 @@ export function numberOption(args: BenchArgs, name: string, fallback: number): n
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${String(value)}`);
   return n;
 }
+
+/** A comma-separated list of positive numbers (`--noise 1,2`), or `fallback` when absent. */
+export function numberListOption(args: BenchArgs, name: string, fallback: number[]): number[] {
+  const value = args.values[name];
+  if (value === undefined) return fallback;
+  const parts = typeof value === 'string' ? value.split(',').map(Number) : [Number.NaN];
+  if (!parts.every((n) => Number.isFinite(n) && n > 0)) throw new Error(`--${name} must be positive numbers separated by commas, got ${String(value)}`);
+  return parts;
+}

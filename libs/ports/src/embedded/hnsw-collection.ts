@@ -1,34 +1,42 @@
 /**
- * In-memory side of one collection, held by the graph worker (hnsw-graph-worker.ts): the HNSW graph
- * plus the maps that translate between string ids and hnswlib's integer labels, the fields used by
- * filters, and the ids of each tenant. It is always a function of the LMDB rows: changes are applied
- * here only after LMDB committed them, with the labels the main thread recorded in those rows.
+ * In-memory side of one collection, held by the graph worker (hnsw-graph-worker.ts): the HNSW graph,
+ * an int8 copy of the vectors for exact search (hnsw-exact.ts), and the maps that translate between
+ * string ids and hnswlib's integer labels, hold the fields filters need and list each tenant's
+ * labels. It is always a function of the LMDB rows: changes are applied here only after LMDB
+ * committed them, with the labels the main thread recorded in those rows.
+ *
+ * A search picks its path from the number of items its filter matches (hnsw-search-plan.ts): exact
+ * when scanning them costs less than the graph would, else the graph with a candidate list widened
+ * by the filter's selectivity. The graph's filter callback runs per visited point (thousands per
+ * query), so the tenant test is a typed-array lookup of a per-label tenant code, and only points of
+ * the right tenant reach the general filter.
  */
 import type { HierarchicalNSW } from 'hnswlib-node';
 import { matchesFilter } from '../vector-index.js';
 import type { CollectionSpec, VectorFields, VectorFilter, VectorHit } from '../vector-index.js';
-import { TopK, compareScored, dot } from './hnsw-vectors.js';
+import { QuantizedVectors, exactSearch } from './hnsw-exact.js';
+import { planSearch, scanLimit } from './hnsw-search-plan.js';
+import type { SearchTuning } from './hnsw-search-plan.js';
+import { compareScored, dot } from './hnsw-vectors.js';
 import type { Scored } from './hnsw-vectors.js';
 
 export interface LiveItem {
+  id: string;
   label: number;
   fields: VectorFields;
 }
 
-export interface SearchTuning {
-  efSearch: number;
-  exactSearchBelow: number;
+interface Tenant {
+  /** Small integer standing for the tenant in {@link HnswCollection.tenantCodes}. */
+  code: number;
+  labels: Set<number>;
 }
-
-/**
- * Candidate list per requested result. hnswlib's usual ef = 64 gives recall@10 of only ~0.9 on
- * 5,000 random 64-d vectors (M = 16); 16·k (160 for k = 10) gives ~0.99 for about 2x the latency
- * (0.1 ms there). The same margin also covers filtered search, where rejected candidates take room.
- */
-const EF_PER_K = 16;
 
 /** Capacity of a fresh graph; it doubles on demand (resizeIndex), so this only avoids early resizes. */
 export const INITIAL_CAPACITY = 1024;
+
+/** Code of a label no live item owns. */
+const NO_TENANT = -1;
 
 export class HnswCollection {
   /** Sequence of the last change applied to this in-memory state. */
@@ -36,27 +44,41 @@ export class HnswCollection {
   /** Sequence covered by the snapshot file on disk, -1 when there is none usable. */
   snapshotSeq = -1;
   readonly items = new Map<string, LiveItem>();
-  private readonly idsByLabel: Array<string | undefined> = [];
-  private readonly tenants = new Map<string, Set<string>>();
+  private readonly byLabel: Array<LiveItem | undefined> = [];
+  private tenantCodes = new Int32Array(INITIAL_CAPACITY).fill(NO_TENANT);
+  private readonly tenants = new Map<string, Tenant>();
+  private nextTenantCode = 0;
+  private readonly vectors: QuantizedVectors;
 
   constructor(
     readonly spec: Required<CollectionSpec>,
     readonly hnsw: HierarchicalNSW,
-  ) {}
+  ) {
+    this.vectors = new QuantizedVectors(spec.dims, INITIAL_CAPACITY);
+  }
+
+  /** Records an item and adds (or replaces) its point in the graph. */
+  upsert(id: string, label: number, fields: VectorFields, vector: Float32Array): void {
+    this.record(id, label, fields, vector);
+    this.addToGraph(label, vector);
+  }
 
   /**
-   * Records an item in the maps, and in the graph when `vector` is given (recovery passes none and
-   * adds only the vectors its snapshot lacks, through {@link addToGraph}).
+   * Records an item in the maps and the exact-search copy, not in the graph: recovery adds to the
+   * graph only the vectors its snapshot lacks, through {@link addToGraph}.
    */
-  upsert(id: string, label: number, fields: VectorFields, vector: Float32Array | undefined): void {
+  record(id: string, label: number, fields: VectorFields, vector: Float32Array): void {
     // A live row keeps its label for life, so normally there is nothing to hide here.
     this.forget(id, this.items.get(id)?.label !== label);
-    this.items.set(id, { label, fields });
-    this.idsByLabel[label] = id;
-    let ids = this.tenants.get(fields.tenant);
-    if (ids === undefined) this.tenants.set(fields.tenant, (ids = new Set()));
-    ids.add(id);
-    if (vector !== undefined) this.addToGraph(label, vector);
+    const item: LiveItem = { id, label, fields };
+    this.items.set(id, item);
+    this.byLabel[label] = item;
+    let tenant = this.tenants.get(fields.tenant);
+    if (tenant === undefined) this.tenants.set(fields.tenant, (tenant = { code: this.nextTenantCode++, labels: new Set() }));
+    tenant.labels.add(label);
+    if (label >= this.tenantCodes.length) this.growTenantCodes(label + 1);
+    this.tenantCodes[label] = tenant.code;
+    this.vectors.set(label, vector);
   }
 
   delete(id: string): void {
@@ -73,7 +95,7 @@ export class HnswCollection {
   /** After a restart: hides every graph point whose label no live row owns (see hnsw-recovery). */
   hideOrphanLabels(): void {
     for (const label of this.hnsw.getIdsList()) {
-      if (this.idsByLabel[label] !== undefined) continue;
+      if (this.byLabel[label] !== undefined) continue;
       try {
         this.hnsw.markDelete(label);
       } catch {
@@ -82,73 +104,83 @@ export class HnswCollection {
     }
   }
 
+  /** `getVector` reads an item's full vector (from LMDB) to rescore exact-search candidates. */
   search(query: Float32Array, k: number, filter: VectorFilter, tuning: SearchTuning, getVector: (id: string) => Float32Array | undefined): VectorHit[] {
-    const tenantIds = this.tenants.get(filter.tenant);
-    if (tenantIds === undefined || k <= 0) return [];
+    const tenant = this.tenants.get(filter.tenant);
+    if (tenant === undefined || k <= 0) return [];
     const tenantOnly = Object.entries(filter).every(([key, value]) => key === 'tenant' || value === undefined);
-    let candidates: Iterable<string> | undefined = tenantIds.size <= tuning.exactSearchBelow ? tenantIds : undefined;
-    if (candidates === undefined && !tenantOnly) candidates = this.fewMatches(tenantIds, filter, tuning.exactSearchBelow);
-    // When the tenant owns every item, the graph needs no filter callback (a JS call per candidate).
+    // Hidden points count: the graph walks through them as through any rejected point.
+    const points = Math.max(this.hnsw.getCurrentCount(), this.items.size);
+    const matched = tenantOnly ? { labels: tenant.labels, count: tenant.labels.size } : this.countMatches(tenant.labels, filter, scanLimit(points, k, tuning));
+    const plan = planSearch(matched.count, points, k, tuning);
     const scored =
-      candidates === undefined
-        ? this.searchGraph(query, k, filter, tenantOnly && tenantIds.size === this.items.size, tuning)
-        : this.searchExact(query, k, filter, candidates, getVector);
+      plan.exact && matched.labels !== undefined
+        ? exactSearch(query, k, matched.labels, this.vectors, (label) => this.rescore(query, label, getVector))
+        : // When the tenant owns every item, the graph needs no filter callback at all.
+          this.searchGraph(query, k, plan.ef, tenantOnly && tenant.labels.size === this.items.size ? undefined : this.acceptor(tenant, tenantOnly ? undefined : filter));
     return scored.map(({ id, score }) => ({ id, score, fields: (this.items.get(id) as LiveItem).fields }));
   }
 
   /**
-   * The ids matching the filter when there are at most `limit` of them. A selective filter over a
-   * big tenant (one session among millions) is answered exactly: filtered HNSW would have to walk
-   * most of the graph to find them and could still miss some.
+   * The labels matching the filter when there are at most `limit`; beyond that, stops and
+   * extrapolates their number from the share matched so far (labels undefined).
    */
-  private fewMatches(ids: Set<string>, filter: VectorFilter, limit: number): string[] | undefined {
-    const matched: string[] = [];
-    for (const id of ids) {
-      if (!matchesFilter((this.items.get(id) as LiveItem).fields, filter)) continue;
-      if (matched.length === limit) return undefined;
-      matched.push(id);
+  private countMatches(labels: Set<number>, filter: VectorFilter, limit: number): { labels?: number[]; count: number } {
+    const matched: number[] = [];
+    let scanned = 0;
+    for (const label of labels) {
+      scanned++;
+      if (!matchesFilter((this.byLabel[label] as LiveItem).fields, filter)) continue;
+      if (matched.length === limit) return { count: Math.round((labels.size * (limit + 1)) / scanned) };
+      matched.push(label);
     }
-    return matched;
+    return { labels: matched, count: matched.length };
   }
 
-  private searchExact(query: Float32Array, k: number, filter: VectorFilter, ids: Iterable<string>, getVector: (id: string) => Float32Array | undefined): Scored[] {
-    const top = new TopK(k);
-    for (const id of ids) {
-      const item = this.items.get(id);
-      if (item === undefined || !matchesFilter(item.fields, filter)) continue;
-      const vector = getVector(id);
-      // A concurrent delete may have committed in LMDB before reaching this map: skip, it is gone.
-      if (vector !== undefined) top.offer({ id, score: dot(query, vector) });
-    }
-    return top.result();
+  /** The graph's filter callback: the tenant code first, the general filter only for that tenant's points. */
+  private acceptor(tenant: Tenant, filter: VectorFilter | undefined): (label: number) => boolean {
+    const codes = this.tenantCodes;
+    const { code } = tenant;
+    if (filter === undefined) return (label) => codes[label] === code;
+    const byLabel = this.byLabel;
+    return (label) => codes[label] === code && matchesFilter((byLabel[label] as LiveItem).fields, filter);
   }
 
-  private searchGraph(query: Float32Array, k: number, filter: VectorFilter, unfiltered: boolean, tuning: SearchTuning): Scored[] {
-    this.hnsw.setEf(Math.max(tuning.efSearch, EF_PER_K * k));
-    const accept = (label: number): boolean => {
-      const id = this.idsByLabel[label];
-      const item = id === undefined ? undefined : this.items.get(id);
-      return item !== undefined && matchesFilter(item.fields, filter);
-    };
+  private rescore(query: Float32Array, label: number, getVector: (id: string) => Float32Array | undefined): Scored | undefined {
+    const id = (this.byLabel[label] as LiveItem).id;
+    const vector = getVector(id);
+    // A concurrent delete may have committed in LMDB before reaching this map: skip, it is gone.
+    return vector === undefined ? undefined : { id, score: dot(query, vector) };
+  }
+
+  private searchGraph(query: Float32Array, k: number, ef: number, accept: ((label: number) => boolean) | undefined): Scored[] {
+    this.hnsw.setEf(ef);
     const limit = Math.min(k, this.hnsw.getMaxElements());
     const point = Array.from(query);
-    const { neighbors, distances } = unfiltered ? this.hnsw.searchKnn(point, limit) : this.hnsw.searchKnn(point, limit, accept);
+    const { neighbors, distances } = accept === undefined ? this.hnsw.searchKnn(point, limit) : this.hnsw.searchKnn(point, limit, accept);
     const scored: Scored[] = [];
     neighbors.forEach((label, i) => {
-      const id = this.idsByLabel[label];
-      if (id !== undefined) scored.push({ id, score: 1 - (distances[i] as number) });
+      const item = this.byLabel[label];
+      if (item !== undefined) scored.push({ id: item.id, score: 1 - (distances[i] as number) });
     });
     return scored.sort(compareScored);
+  }
+
+  private growTenantCodes(minimum: number): void {
+    const codes = new Int32Array(Math.max(minimum, this.tenantCodes.length * 2)).fill(NO_TENANT);
+    codes.set(this.tenantCodes);
+    this.tenantCodes = codes;
   }
 
   private forget(id: string, hide: boolean): void {
     const item = this.items.get(id);
     if (item === undefined) return;
     this.items.delete(id);
-    this.idsByLabel[item.label] = undefined;
-    const ids = this.tenants.get(item.fields.tenant);
-    ids?.delete(id);
-    if (ids?.size === 0) this.tenants.delete(item.fields.tenant);
+    this.byLabel[item.label] = undefined;
+    this.tenantCodes[item.label] = NO_TENANT;
+    const tenant = this.tenants.get(item.fields.tenant);
+    tenant?.labels.delete(item.label);
+    if (tenant?.labels.size === 0) this.tenants.delete(item.fields.tenant);
     // The label may be handed to another item later (hnsw-labels): hnswlib then revives the point.
     if (hide) this.hnsw.markDelete(item.label);
   }

@@ -8,7 +8,8 @@
  * there, and are applied in arrival order. Loads, changes and snapshots run one at a time (hnswlib
  * must not change while it serialises a graph); searches run as soon as they arrive, in between.
  * The worker opens the same LMDB environment and only reads it: rows and vectors to recover a
- * collection, vectors for exact search.
+ * collection, and the full vectors of exact search's best candidates (it scans an int8 copy held
+ * here, see hnsw-exact.ts).
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -115,7 +116,7 @@ function search(request: Extract<GraphRequest, { op: 'search' }>): VectorHit[] {
   if (collection === undefined) return [];
   let fresh = false;
   return collection.search(query, k, filter, config.tuning, (id) => {
-    // Exact search reads vectors the main thread may have committed a moment ago.
+    // Exact search rescores with vectors the main thread may have committed a moment ago.
     if (!fresh) store.refreshReads();
     fresh = true;
     return store.getVector(name, id);

@@ -5,7 +5,7 @@
  */
 import { EngramError } from '@engram/core';
 import type { CollectionSpec, VectorFields, VectorFilter } from '../vector-index.js';
-import type { SearchTuning } from './hnsw-collection.js';
+import type { SearchTuning } from './hnsw-search-plan.js';
 import type { GraphSettings } from './hnsw-recovery.js';
 
 /** `workerData` of the graph worker. */

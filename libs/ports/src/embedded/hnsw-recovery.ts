@@ -39,17 +39,16 @@ export async function loadCollection(store: HnswStore, record: CollectionRecord,
   const coveredSeq = snapshot === undefined || record.snapshot === undefined ? -1 : record.snapshot.seq;
   const collection = new HnswCollection(spec, snapshot ?? createGraph(spec.dims, live.length, settings));
 
-  for (const { id, row } of live) collection.upsert(id, row.label, row.fields, undefined);
-  if (snapshot !== undefined) collection.hideOrphanLabels();
-  for (const { id, row } of live) {
-    if (row.seq <= coveredSeq) continue;
+  const vectorOf = (id: string): Float32Array => {
     const vector = store.getVector(spec.name, id);
-    if (vector === undefined) {
-      // Rows and vectors are written in one transaction, so this means the files were tampered with.
-      throw new EngramError('vector_index_corrupt', `collection ${spec.name}: item ${id} has no stored vector`);
-    }
-    collection.addToGraph(row.label, vector);
-  }
+    // Rows and vectors are written in one transaction, so this means the files were tampered with.
+    if (vector === undefined) throw new EngramError('vector_index_corrupt', `collection ${spec.name}: item ${id} has no stored vector`);
+    return vector;
+  };
+  // Every vector is read, not only those the snapshot lacks: exact search keeps its own copy.
+  for (const { id, row } of live) collection.record(id, row.label, row.fields, vectorOf(id));
+  if (snapshot !== undefined) collection.hideOrphanLabels();
+  for (const { id, row } of live) if (row.seq > coveredSeq) collection.addToGraph(row.label, vectorOf(id));
   collection.seq = record.seq;
   collection.snapshotSeq = coveredSeq;
   return collection;

@@ -13,9 +13,10 @@
  * re-applies the rows changed after it (see hnsw-recovery.ts). A worker that dies is replaced on the
  * next call and recovers the same way. One process owns a directory at a time.
  *
- * Small tenants (and selective filters) are searched exactly, so their results do not depend on
- * graph quality; larger ones go through filtered HNSW with a widened candidate list. Both run in the
- * worker, exact search reading the vectors from LMDB.
+ * A search whose filter matches few items, relative to the graph's size, is answered exactly (an
+ * int8 copy of the vectors scanned in the worker, the best rescored from LMDB); others go through
+ * filtered HNSW with a candidate list widened by the filter's selectivity. hnsw-search-plan.ts has
+ * the cost model and the measurements behind it.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,9 +43,16 @@ export interface HnswVectorIndexOptions {
    * inserts about twice as fast as 200. @default 100
    */
   efConstruction?: number;
-  /** Candidate list while searching; each search uses max(efSearch, 16·k) (see hnsw-collection). @default 64 */
+  /**
+   * Smallest candidate list while searching; each search uses at least max(efSearch, 16·k), more
+   * when a filter rejects most of the graph (see hnsw-search-plan). @default 64
+   */
   efSearch?: number;
-  /** A tenant (or a filter) with at most this many items is searched exactly instead of through HNSW. @default 2000 */
+  /**
+   * Most items a search may scan exactly. Below it the index picks exact search whenever that is
+   * estimated cheaper than the graph (see hnsw-search-plan); 0 sends every search to the graph.
+   * @default no limit
+   */
   exactSearchBelow?: number;
   /** Changes to a collection after which its graph is snapshotted in the background. @default 10000 */
   snapshotEvery?: number;
@@ -95,7 +103,7 @@ export async function createHnswVectorIndex(options: HnswVectorIndexOptions): Pr
   };
   const tuning = {
     efSearch: checkPositiveInteger('efSearch', options.efSearch ?? 64, 1),
-    exactSearchBelow: checkPositiveInteger('exactSearchBelow', options.exactSearchBelow ?? 2000, 0),
+    exactSearchBelow: checkPositiveInteger('exactSearchBelow', options.exactSearchBelow ?? Number.MAX_SAFE_INTEGER, 0),
   };
   const snapshotEvery = checkPositiveInteger('snapshotEvery', options.snapshotEvery ?? 10_000, 1);
   const onSnapshotError = options.onSnapshotError ?? (() => undefined);
