@@ -15,6 +15,7 @@ import type { Signal } from '../signal.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Topics } from '../topics.js';
 import type { AppliedWatermarks } from './applied-watermarks.js';
+import { recordHandoffFor } from './record-handoff.js';
 import { createFollowerBatch } from './state-follower.js';
 
 export interface ChangelogEmitterOptions {
@@ -53,6 +54,7 @@ export function createChangelogBatch(options: ChangelogEmitterOptions): (records
     kvWatermarks: options.kvWatermarks,
     watermarks: options.changelogWatermarks,
     keyFor: changelogWatermarkKey,
+    handoff: recordHandoffFor(options.log, options.topics.enriched),
     withEmbeddings: false,
     handle: async (entities) => {
       // Only entities this batch (or a later one) changed: a batch of rejected events publishes nothing.

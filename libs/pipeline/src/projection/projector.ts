@@ -7,12 +7,14 @@
  * partition's applied watermark (stored in the same KV batch as the state it produced) is skipped.
  * Order of effects for one batch, chosen so a crash at any point is repaired by redelivery:
  *   1. ONE atomic KV batch: states, history, outcomes, keyword postings, current embeddings, watermarks,
- *   2. cache (version-guarded) and in-process watermark wake-ups,
+ *   2. cache (version-guarded), in-process watermark wake-ups, and the hand-off of what it decoded
+ *      to the followers of this process (record-handoff.ts) and of the states it serialized to the
+ *      parsed-state memo (query/state-memo.ts) — savings only, both checked by whoever uses them,
  *   3. consumer offsets (the caller commits after this returns).
  * The vector index and the changelog are fed by their own consumers from what is stored here, so the
  * slower HNSW inserts never hold back state, history and keyword search.
  */
-import { applyEvent, encodeEntityId, hlcWallMs, type EnrichedEvent, type MemoryState } from '@engram/core';
+import { applyEvent, encodeEntityId, hlcWallMs, type EnrichedEvent, type MemoryEvent, type MemoryState } from '@engram/core';
 import type { Cache, EventLog, KvOp, KvStore, StoredRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
 import type { DeadLetterSink } from '../dead-letters.js';
@@ -20,7 +22,9 @@ import { embeddingKey, expiryKey, historyKey, json, outcomeKey, parseJson, state
 import { planKeywordUpdate, type KeywordChange } from '../search/index.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Topics } from '../topics.js';
+import { stateMemoFor, type StateMemo } from '../query/state-memo.js';
 import type { AppliedWatermarks, Watermark } from './applied-watermarks.js';
+import { recordHandoffFor, type HandedOn } from './record-handoff.js';
 import { encodeVector, type StoredEmbeddings } from './vector-updates.js';
 
 export interface ProjectorDeps {
@@ -51,6 +55,8 @@ export interface Projector {
 
 export function createProjector(deps: ProjectorDeps): Projector {
   const { kv, codecs, telemetry } = deps;
+  const memo = stateMemoFor(kv);
+  const handoff = recordHandoffFor(deps.log, deps.topics.enriched);
 
   return {
     async project(records) {
@@ -61,7 +67,8 @@ export function createProjector(deps: ProjectorDeps): Projector {
       });
 
       // Decode; a poison record goes to the dead-letter topic and still advances the watermark.
-      const fresh: Array<{ record: StoredRecord; enriched: EnrichedEvent }> = [];
+      const fresh: Array<{ record: StoredRecord; enriched: EnrichedEvent; entityId: string }> = [];
+      const summaries: Array<{ partition: number; offset: number; summary: HandedOn }> = [];
       let skipped = 0;
       for (const record of records) {
         const mark = marks.get(record.partition)!;
@@ -74,21 +81,27 @@ export function createProjector(deps: ProjectorDeps): Projector {
         try {
           const enriched = await codecs.enriched.decode(record.value);
           mark.sourceOffset = Math.max(mark.sourceOffset, enriched.source.offset);
-          fresh.push({ record, enriched });
+          const entityId = encodeEntityId(enriched.event);
+          fresh.push({ record, enriched, entityId });
+          summaries.push({ partition: record.partition, offset: record.offset, summary: { entityId, deleted: enriched.event.type === 'MemoryDeleted', sourceOffset: enriched.source.offset } });
         } catch (error) {
           await deps.deadLetters.send(record, { code: 'undecodable_record', reason: String((error as Error).message), attempts: 1 });
+          summaries.push({ partition: record.partition, offset: record.offset, summary: null });
         }
       }
 
-      const touched = await loadTouched(kv, fresh);
-      const ops: KvOp[] = [];
+      const touched = await loadTouched(kv, memo, fresh);
+      // One group of ops per key prefix, concatenated in key order (h, kw, m, o, v, w, x): the embedded
+      // store inserts a batch faster when its keys come sorted (see planKeywordUpdate).
+      const history: KvOp[] = [];
+      const outcomes: KvOp[] = [];
       let applied = 0;
       let rejected = 0;
-      for (const { record, enriched } of fresh) {
+      for (const { record, enriched, entityId } of fresh) {
         const { event } = enriched;
-        const t = touched.get(encodeEntityId(event))!;
+        const t = touched.get(entityId)!;
         const position = { partition: record.partition, offset: record.offset };
-        const result = applyEvent(t.after, event, position, { embeddingModel: enriched.embeddings.find((e) => e.modality === 'text')?.model });
+        const result = applyEvent(t.after, event, position, { embeddingModel: textModel(enriched) });
         const outcome = result.outcome;
         if (outcome.status === 'applied') {
           applied++;
@@ -106,9 +119,8 @@ export function createProjector(deps: ProjectorDeps): Projector {
         } else {
           rejected++;
         }
-        const { vectors: _vectors, ...eventWithoutVectors } = event;
-        ops.push({ type: 'put', key: historyKey(t.entityId, record.offset), value: json({ event: eventWithoutVectors, outcome, position, source: enriched.source }) });
-        ops.push({ type: 'put', key: outcomeKey(event.tenant, event.eventId), value: json({ ...outcome, entityId: t.entityId, position }) });
+        history.push({ type: 'put', key: historyKey(entityId, record.offset), value: json({ event: withoutVectors(event), outcome, position, source: enriched.source }) });
+        outcomes.push({ type: 'put', key: outcomeKey(event.tenant, event.eventId), value: json({ ...outcome, entityId, position }) });
       }
 
       const changed = [...touched.values()].filter((t) => t.after !== t.before);
@@ -119,28 +131,49 @@ export function createProjector(deps: ProjectorDeps): Projector {
         before: t.before && !t.before.deleted ? t.before.text : undefined,
         after: t.after && !t.after.deleted ? t.after.text : undefined,
       }));
-      ops.push(...(await planKeywordUpdate(kv, keywordChanges.filter((c) => c.before !== c.after))));
-      for (const t of changed) {
-        ops.push({ type: 'put', key: stateKey(t.entityId), value: json(t.after) });
-        ops.push(...expiryOps(t.entityId, t.before, t.after));
+      const keyword = await planKeywordUpdate(kv, keywordChanges.filter((c) => c.before !== c.after));
+      const states: KvOp[] = [];
+      const embeddings: KvOp[] = [];
+      const expiry: KvOp[] = [];
+      const stored = changed.map((t) => {
+        const value = json(t.after);
+        states.push({ type: 'put', key: stateKey(t.entityId), value });
+        expiry.push(...expiryOps(t.entityId, t.before, t.after));
         if (t.newEmbeddings) {
-          ops.push(t.embeddings ? { type: 'put', key: embeddingKey(t.entityId), value: json(t.embeddings) } : { type: 'del', key: embeddingKey(t.entityId) });
+          embeddings.push(t.embeddings ? { type: 'put', key: embeddingKey(t.entityId), value: json(t.embeddings) } : { type: 'del', key: embeddingKey(t.entityId) });
         }
-      }
-      for (const [partition, mark] of marks) ops.push({ type: 'put', key: watermarkKey(partition), value: json(mark) });
+        return value;
+      });
+      const watermarkOps: KvOp[] = [...marks].map(([partition, mark]) => ({ type: 'put', key: watermarkKey(partition), value: json(mark) }));
 
-      await kv.batch(ops);
+      await kv.batch([...history, ...keyword, ...states, ...outcomes, ...embeddings, ...watermarkOps, ...expiry]);
 
-      for (const t of changed) {
-        const state = t.after!;
-        await deps.cache.set(t.entityId, { value: json(state), version: state.version });
-      }
+      // All at once: one entity appears once here, and a networked cache pipelines them.
+      await Promise.all(
+        changed.map(({ entityId, after }, i) => {
+          memo.remember(entityId, stored[i]!, after!);
+          return deps.cache.set(entityId, { value: stored[i]!, version: after!.version });
+        }),
+      );
       for (const [partition, mark] of marks) deps.watermarks.advance(partition, mark.sourceOffset);
+      handoff.publish(new Map([...marks].map(([partition, mark]) => [partition, mark.enrichedOffset])), summaries);
       telemetry.metrics.eventsApplied.inc({ outcome: 'applied' }, applied);
       telemetry.metrics.eventsApplied.inc({ outcome: 'rejected' }, rejected);
       return { applied, rejected, skipped };
     },
   };
+}
+
+function textModel(enriched: EnrichedEvent): string | undefined {
+  for (const e of enriched.embeddings) if (e.modality === 'text') return e.model;
+  return undefined;
+}
+
+/** History keeps the event without its client vectors (they are in the log, and large). */
+function withoutVectors(event: MemoryEvent): Omit<MemoryEvent, 'vectors'> {
+  if (event.vectors === undefined) return event;
+  const { vectors: _vectors, ...rest } = event;
+  return rest;
 }
 
 /** Keeps the expiry index (`x|…`) in step: one entry per live memory that has an expiresAt. */
@@ -154,21 +187,27 @@ function expiryOps(entityId: string, before: MemoryState | undefined, after: Mem
   return ops;
 }
 
-async function loadTouched(kv: KvStore, fresh: Array<{ record: StoredRecord; enriched: EnrichedEvent }>): Promise<Map<string, Touched>> {
+async function loadTouched(kv: KvStore, memo: StateMemo, fresh: Array<{ record: StoredRecord; enriched: EnrichedEvent; entityId: string }>): Promise<Map<string, Touched>> {
   const touched = new Map<string, Touched>();
-  for (const { record, enriched } of fresh) {
-    const entityId = encodeEntityId(enriched.event);
+  /** Entities that get new vectors in this batch: only their stored ones are merged, so only they are read. */
+  const merging = new Set<string>();
+  for (const { record, enriched, entityId } of fresh) {
     if (!touched.has(entityId)) {
       touched.set(entityId, { entityId, partition: record.partition, before: undefined, after: undefined, embeddings: undefined, newEmbeddings: false });
     }
+    if (enriched.embeddings.length > 0) merging.add(entityId);
   }
   const ids = [...touched.keys()];
-  const [states, embeddings] = await Promise.all([kv.getMany(ids.map(stateKey)), kv.getMany(ids.map(embeddingKey))]);
+  const states = await kv.getMany(ids.map(stateKey));
   ids.forEach((id, i) => {
     const t = touched.get(id)!;
-    t.before = states[i] ? parseJson<MemoryState>(states[i]!) : undefined;
+    t.before = states[i] ? memo.parse(id, states[i]!).state : undefined;
     t.after = t.before;
-    t.embeddings = embeddings[i] ? parseJson<StoredEmbeddings>(embeddings[i]!) : undefined;
+  });
+  // An entity without a state never had anything applied, so it has no stored vectors either.
+  const existing = ids.filter((id) => merging.has(id) && touched.get(id)!.before !== undefined);
+  (await kv.getMany(existing.map(embeddingKey))).forEach((buf, i) => {
+    if (buf) touched.get(existing[i]!)!.embeddings = parseJson<StoredEmbeddings>(buf);
   });
   return touched;
 }

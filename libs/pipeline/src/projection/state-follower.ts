@@ -10,7 +10,9 @@ import { encodeEntityId, type MemoryState } from '@engram/core';
 import type { KvStore, StoredRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
 import { embeddingKey, json, parseJson, stateKey } from '../kv-keys.js';
+import { stateMemoFor } from '../query/state-memo.js';
 import type { AppliedWatermarks, Watermark } from './applied-watermarks.js';
+import type { HandedOn, RecordHandoff } from './record-handoff.js';
 import type { StoredEmbeddings } from './vector-updates.js';
 
 export interface FollowedEntity {
@@ -35,11 +37,45 @@ export interface FollowerOptions {
   keyFor: (partition: number) => string;
   /** @default true — also load `v|` embeddings. */
   withEmbeddings?: boolean;
+  /**
+   * What an in-process projector decoded (record-handoff.ts), so the follower decodes only what it
+   * does not find there. @default none: every record is decoded here
+   */
+  handoff?: RecordHandoff;
+  /**
+   * How long to wait for an in-process projector that has not yet reached the batch, before
+   * decoding the records here. @default 1000
+   */
+  handoffWaitMs?: number;
   handle: (entities: FollowedEntity[]) => Promise<void>;
 }
 
 export function createFollowerBatch(options: FollowerOptions): (records: StoredRecord[]) => Promise<void> {
-  const { kv, codecs } = options;
+  const { kv, codecs, handoff } = options;
+  const memo = stateMemoFor(kv);
+  const handoffWaitMs = options.handoffWaitMs ?? 1000;
+
+  /** The summary of each fresh record: from the hand-off when the projector has published it, else decoded here. */
+  async function summarize(fresh: StoredRecord[]): Promise<HandedOn[]> {
+    if (handoff !== undefined) {
+      const last = new Map<number, number>();
+      for (const r of fresh) last.set(r.partition, Math.max(r.offset, last.get(r.partition) ?? -1));
+      for (const [partition, offset] of last) await handoff.waitPassed(partition, offset, handoffWaitMs);
+    }
+    const out: HandedOn[] = [];
+    for (const record of fresh) {
+      const known = handoff?.get(record.partition, record.offset);
+      if (known !== undefined) {
+        out.push(known);
+        continue;
+      }
+      // A record the projection could not decode was dead-lettered there; here it is simply skipped.
+      const enriched = await codecs.enriched.decode(record.value!).catch(() => undefined);
+      out.push(enriched ? { entityId: encodeEntityId(enriched.event), deleted: enriched.event.type === 'MemoryDeleted', sourceOffset: enriched.source.offset } : null);
+    }
+    return out;
+  }
+
   return async (records) => {
     // Start from this follower's stored watermarks: a redelivered record at or below them is skipped.
     const marks = new Map<number, Watermark>();
@@ -47,21 +83,24 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
     (await kv.getMany(partitions.map(options.keyFor))).forEach((buf, i) => {
       marks.set(partitions[i]!, buf ? parseJson<Watermark>(buf) : { enrichedOffset: -1, sourceOffset: -1 });
     });
-    const entities = new Map<string, { partition: number; deleted: boolean; firstOffset: number }>();
+    const fresh: StoredRecord[] = [];
     for (const record of records) {
       const mark = marks.get(record.partition)!;
       if (record.offset <= mark.enrichedOffset) continue;
       mark.enrichedOffset = record.offset;
-      if (record.value === null) continue;
-      // A record the projection could not decode was dead-lettered there; here it is simply skipped.
-      const enriched = await codecs.enriched.decode(record.value).catch(() => undefined);
-      if (!enriched) continue;
-      mark.sourceOffset = Math.max(mark.sourceOffset, enriched.source.offset);
-      const id = encodeEntityId(enriched.event);
-      const seen = entities.get(id) ?? { partition: record.partition, deleted: false, firstOffset: record.offset };
-      seen.deleted ||= enriched.event.type === 'MemoryDeleted';
-      entities.set(id, seen);
+      if (record.value !== null) fresh.push(record);
     }
+    const summaries = await summarize(fresh);
+    const entities = new Map<string, { partition: number; deleted: boolean; firstOffset: number }>();
+    fresh.forEach((record, i) => {
+      const summary = summaries[i];
+      if (!summary) return;
+      const mark = marks.get(record.partition)!;
+      mark.sourceOffset = Math.max(mark.sourceOffset, summary.sourceOffset);
+      const seen = entities.get(summary.entityId) ?? { partition: record.partition, deleted: false, firstOffset: record.offset };
+      seen.deleted ||= summary.deleted;
+      entities.set(summary.entityId, seen);
+    });
 
     // Wait (without a deadline: the projection is our upstream) until KV holds these records' effects.
     const needed = new Map([...marks].filter(([, m]) => m.sourceOffset >= 0).map(([p, m]) => [p, m.sourceOffset]));
@@ -78,7 +117,7 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
       ids.map((entityId, i) => ({
         entityId,
         partition: entities.get(entityId)!.partition,
-        state: states[i] ? parseJson<MemoryState>(states[i]!) : undefined,
+        state: states[i] ? memo.parse(entityId, states[i]!).state : undefined,
         embeddings: embeddings[i] ? parseJson<StoredEmbeddings>(embeddings[i]!) : undefined,
         deletedInBatch: entities.get(entityId)!.deleted,
         firstOffset: entities.get(entityId)!.firstOffset,

@@ -15,6 +15,7 @@ import { vectorWatermarkKey } from '../kv-keys.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Topics } from '../topics.js';
 import type { AppliedWatermarks } from './applied-watermarks.js';
+import { recordHandoffFor } from './record-handoff.js';
 import { createFollowerBatch } from './state-follower.js';
 import type { VectorCollections } from './vector-collections.js';
 import { applyVectorUpdates } from './vector-updates.js';
@@ -57,6 +58,7 @@ export function createVectorIndexBatch(options: VectorIndexerOptions): (records:
     kvWatermarks: options.kvWatermarks,
     watermarks: options.vectorWatermarks,
     keyFor: vectorWatermarkKey,
+    handoff: recordHandoffFor(options.log, options.topics.enriched),
     handle: (entities) =>
       applyVectorUpdates(
         options,

@@ -38,7 +38,8 @@ export interface KeywordChange {
  * The KvOps that move the keyword index from every change's `before` to its `after` text: postings
  * put/deleted, per-partition document frequencies and stats read with one `getMany` and rewritten
  * with the whole batch's aggregated deltas (a counter that falls to zero is deleted, so removing
- * every document leaves no `kw|` key behind).
+ * every document leaves no `kw|` key behind). The ops come out in key order (counters, postings term
+ * by term, stats): a batch's postings land all over the B-tree, and LMDB inserts sorted keys faster.
  *
  * Contract: call it once per atomic batch, with each entity at most once, and write the returned
  * ops before planning the next batch — the counters are read-modify-written, which is safe because
@@ -47,27 +48,30 @@ export interface KeywordChange {
  * `keyword_index_inconsistent` rather than silently clamped.
  */
 export async function planKeywordUpdate(kv: KvStore, changes: KeywordChange[]): Promise<KvOp[]> {
-  const ops: KvOp[] = [];
-  const dfDeltas = new Map<string, number>();
+  /** tenant → term → what changes for it. */
+  const byTenant = new Map<string, Map<string, TermChange>>();
   const statsDeltas = new Map<string, PartitionStats>();
   const seen = new Set<string>();
   for (const change of changes) {
     assertChange(change, seen);
     const { entityId, tenant, partition } = change;
+    let terms = byTenant.get(tenant);
+    if (!terms) byTenant.set(tenant, (terms = new Map()));
     const before = termFrequencies(change.before);
     const after = termFrequencies(change.after);
     for (const term of before.tf.keys()) {
       if (after.tf.has(term)) continue;
-      ops.push({ type: 'del', key: postingKey(tenant, term, entityId) });
-      addTo(dfDeltas, dfKey(tenant, term, partition), -1);
+      const c = termChangeOf(terms, term);
+      c.postings.push({ entityId, value: undefined });
+      c.df.set(partition, (c.df.get(partition) ?? 0) - 1);
     }
     for (const [term, tf] of after.tf) {
       const old = before.tf.get(term);
-      if (old === undefined) addTo(dfDeltas, dfKey(tenant, term, partition), 1);
       // Every posting carries the document length, so a length change rewrites all of them.
-      if (old !== tf || before.len !== after.len) {
-        ops.push({ type: 'put', key: postingKey(tenant, term, entityId), value: encodePosting({ tf, len: after.len }) });
-      }
+      if (old !== undefined && old === tf && before.len === after.len) continue;
+      const c = termChangeOf(terms, term);
+      c.postings.push({ entityId, value: encodePosting({ tf, len: after.len }) });
+      if (old === undefined) c.df.set(partition, (c.df.get(partition) ?? 0) + 1);
     }
     const key = statsKey(tenant, partition);
     const delta = statsDeltas.get(key) ?? { docs: 0, totalLen: 0 };
@@ -76,14 +80,30 @@ export async function planKeywordUpdate(kv: KvStore, changes: KeywordChange[]): 
     statsDeltas.set(key, delta);
   }
 
-  const dfChanged = [...dfDeltas].filter(([, d]) => d !== 0);
-  const statsChanged = [...statsDeltas].filter(([, d]) => d.docs !== 0 || d.totalLen !== 0);
+  const dfChanged: Array<[string, number]> = [];
+  const postingOps: KvOp[] = [];
+  // The default sort orders strings by UTF-16 code units, as `compare` does, without a callback.
+  for (const tenant of [...byTenant.keys()].sort()) {
+    const terms = byTenant.get(tenant)!;
+    for (const term of [...terms.keys()].sort()) {
+      const { postings, df } = terms.get(term)!;
+      for (const [partition, delta] of df) if (delta !== 0) dfChanged.push([dfKey(tenant, term, partition), delta]);
+      if (postings.length > 1) postings.sort((a, b) => compare(a.entityId, b.entityId));
+      for (const { entityId, value } of postings) {
+        const key = postingKey(tenant, term, entityId);
+        postingOps.push(value === undefined ? { type: 'del', key } : { type: 'put', key, value });
+      }
+    }
+  }
+  const statsChanged = [...statsDeltas].filter(([, d]) => d.docs !== 0 || d.totalLen !== 0).sort((a, b) => compare(a[0], b[0]));
   const current = await kv.getMany([...dfChanged.map(([key]) => key), ...statsChanged.map(([key]) => key)]);
+  const ops: KvOp[] = [];
   dfChanged.forEach(([key, delta], i) => {
     const df = decodeCount(key, current[i]) + delta;
     if (df < 0) throw inconsistent(`document frequency would become ${df} at ${key}`, { key, df });
     ops.push(df === 0 ? { type: 'del', key } : { type: 'put', key, value: encodeCount(df) });
   });
+  for (const op of postingOps) ops.push(op);
   statsChanged.forEach(([key, delta], i) => {
     const stored = decodeStats(key, current[dfChanged.length + i]);
     const next = { docs: stored.docs + delta.docs, totalLen: stored.totalLen + delta.totalLen };
@@ -94,6 +114,18 @@ export async function planKeywordUpdate(kv: KvStore, changes: KeywordChange[]): 
     ops.push(next.docs === 0 ? { type: 'del', key } : { type: 'put', key, value: encodeStats(next) });
   });
   return ops;
+}
+
+/** One term's share of a batch: postings to put (value) or delete (undefined), df delta per partition. */
+interface TermChange {
+  postings: Array<{ entityId: string; value: Buffer | undefined }>;
+  df: Map<number, number>;
+}
+
+function termChangeOf(terms: Map<string, TermChange>, term: string): TermChange {
+  let change = terms.get(term);
+  if (!change) terms.set(term, (change = { postings: [], df: new Map() }));
+  return change;
 }
 
 export interface KeywordQuery {
@@ -260,10 +292,6 @@ function assertChange(change: KeywordChange, seen: Set<string>): void {
     throw new ValidationError('duplicate_keyword_change', `entity ${change.entityId} appears twice in one keyword update`);
   }
   seen.add(change.entityId);
-}
-
-function addTo(map: Map<string, number>, key: string, delta: number): void {
-  map.set(key, (map.get(key) ?? 0) + delta);
 }
 
 /** Code-unit order: deterministic and locale-independent, unlike localeCompare. */

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { MAX_TOKEN_LENGTH, stem, tokenize } from './tokenizer.js';
 
 describe('tokenize', () => {
@@ -45,6 +46,19 @@ describe('tokenize', () => {
     assert.equal(stem('sing'), 'sing');
     assert.equal(stem('string'), 'string');
     assert.deepEqual(tokenize('us 10s años'), ['us', '10s', 'años']);
+  });
+
+  it('gives ASCII text the same tokens as the Unicode rules do', () => {
+    // A trailing non-ASCII word sends the text through the general (regex) path; alone, the ASCII
+    // text takes the fast path. Both must agree, apostrophes, digits, stop words and long runs included.
+    const alphabet = fc.constantFrom(...'abcdeiosty019 \'-.,ABZ'.split(''), 'ing ', 'ies ', "n't ", 'the ', 'x'.repeat(70));
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 40 }), (parts) => {
+        const text = parts.join('');
+        assert.deepEqual(tokenize(`${text} \u00e9`), [...tokenize(text), '\u00e9']);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('is deterministic', () => {
