@@ -4,7 +4,7 @@
  * (`<dataDir>/auth/keys.json`). Keys are compared by hash, so the process never needs the plain key
  * after start-up.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngramError, validateTenant } from '@engram/core';
@@ -25,7 +25,8 @@ interface StoredKey {
   createdAt: string;
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+// One-shot hashing (Node >= 20.12) costs half of createHash per request; same digest.
+const sha256 = typeof hash === 'function' ? (s: string) => hash('sha256', s, 'hex') : (s: string) => createHash('sha256').update(s).digest('hex');
 
 export function createApiKeyAuth(options: {
   keys: Array<{ tenant: string; key: string }>;

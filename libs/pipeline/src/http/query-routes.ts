@@ -22,11 +22,12 @@ export function queryRoutes(deps: { query: QueryService; search: SearchService; 
       method: 'GET',
       pattern: '/v1/memories/:namespace/:key',
       handler: async (ctx) => {
-        const view = await query.get(ctx.principal.tenant, ctx.params.namespace!, ctx.params.key!, {
+        // The hot read: the answer is rendered once per stored state (query-service.ts), not per request.
+        const { json, etag } = await query.getRendered(ctx.principal.tenant, ctx.params.namespace!, ctx.params.key!, {
           consistentWith: optional(ctx.query, 'consistentWith'),
           asOf: optional(ctx.query, 'asOf'),
         });
-        return { status: 200, body: view, headers: { etag: `"${view.version}"` } };
+        return { status: 200, json, headers: { etag } };
       },
     },
     {

@@ -21,6 +21,8 @@ export interface RequestContext {
 export interface Reply {
   status: number;
   body?: unknown;
+  /** The body already serialized as JSON (sent as is, instead of `body`). */
+  json?: string;
   headers?: Record<string, string>;
 }
 
@@ -36,7 +38,11 @@ export interface Route {
 }
 
 interface CompiledRoute extends Route {
+  /** `METHOD /pattern`, the metrics label. */
+  label: string;
   segments: string[];
+  /** Per segment: the parameter it binds, or undefined for a literal. */
+  params: Array<string | undefined>;
 }
 
 export interface Router {
@@ -54,24 +60,29 @@ function splitPath(pathname: string): string[] {
 }
 
 export function createRouter(routes: Route[]): Router {
-  const compiled: CompiledRoute[] = routes.map((r) => ({ ...r, segments: splitPath(r.pattern) }));
+  const compiled: CompiledRoute[] = routes.map((r) => {
+    const segments = splitPath(r.pattern);
+    return { ...r, label: `${r.method} ${r.pattern}`, segments, params: segments.map((s) => (s.startsWith(':') ? s.slice(1) : undefined)) };
+  });
+  /** Every request is matched: a plain loop, no closure or params object per route tried. */
+  const matches = (route: CompiledRoute, segments: string[]): boolean => {
+    if (route.segments.length !== segments.length) return false;
+    for (let i = 0; i < segments.length; i++) {
+      if (route.params[i] !== undefined ? segments[i] === '' : route.segments[i] !== segments[i]) return false;
+    }
+    return true;
+  };
   return {
     match(method, pathname) {
       const segments = splitPath(pathname);
       let pathMatched = false;
       for (const route of compiled) {
-        if (route.segments.length !== segments.length) continue;
-        const params: Record<string, string> = {};
-        const ok = route.segments.every((s, i) => {
-          if (s.startsWith(':')) {
-            params[s.slice(1)] = segments[i]!;
-            return segments[i] !== '';
-          }
-          return s === segments[i];
-        });
-        if (!ok) continue;
+        if (!matches(route, segments)) continue;
         pathMatched = true;
-        if (route.method === method) return { route, params };
+        if (route.method !== method) continue;
+        const params: Record<string, string> = {};
+        for (let i = 0; i < segments.length; i++) if (route.params[i] !== undefined) params[route.params[i]!] = segments[i]!;
+        return { route, params };
       }
       if (pathMatched) throw new EngramError('method_not_allowed', `${method} is not allowed on ${pathname}`);
       throw new EngramError('route_not_found', `no route for ${pathname}`);

@@ -25,6 +25,9 @@ import { historyPrefix, outcomeKey, parseJson, stateKey, STATE_PREFIX } from '..
 import type { AppliedWatermarks } from '../projection/applied-watermarks.js';
 import type { Telemetry } from '../telemetry.js';
 import { isVisible, toView, type MemoryView } from './memory-view.js';
+import { stateMemoFor, type ParsedState, type RenderedMemory } from './state-memo.js';
+
+export type { RenderedMemory } from './state-memo.js';
 
 export interface HistoryEntry {
   event: Omit<MemoryEvent, 'vectors'>;
@@ -41,7 +44,10 @@ export interface ReadOptions {
 
 export interface QueryService {
   waitFor(consistentWith: string | undefined): Promise<void>;
+  /** The memory as clients see it. The object may be shared with other reads: do not modify it. */
   get(tenant: string, namespace: string, key: string, options?: ReadOptions & { asOf?: string }): Promise<MemoryView>;
+  /** `get`, already rendered as the HTTP answer (what GET /v1/memories/{namespace}/{key} sends). */
+  getRendered(tenant: string, namespace: string, key: string, options?: ReadOptions & { asOf?: string }): Promise<RenderedMemory>;
   list(tenant: string, namespace: string, options?: ReadOptions & { prefix?: string; limit?: number; cursor?: string }): Promise<{ items: MemoryView[]; cursor?: string }>;
   history(tenant: string, namespace: string, key: string, options?: ReadOptions & { limit?: number; cursor?: string }): Promise<{ entries: HistoryEntry[]; cursor?: string }>;
   /** Outcomes of events by id (undefined while not yet projected). */
@@ -52,30 +58,61 @@ export interface QueryService {
 
 export function createQueryService(deps: { kv: KvStore; cache: Cache; watermarks: AppliedWatermarks; limits: Limits; consistencyTimeoutMs: number; telemetry: Telemetry }): QueryService {
   const { kv, cache, limits, telemetry } = deps;
+  const memo = stateMemoFor(kv);
+  // Label children bound once: resolving labels on every lookup costs more than the lookup.
   const lookups = telemetry.metrics.cacheLookups;
+  const l1Hit = lookups.labels({ tier: 'l1', result: 'hit' });
+  const l1Miss = lookups.labels({ tier: 'l1', result: 'miss' });
+  const kvHit = lookups.labels({ tier: 'kv', result: 'hit' });
+  const kvMiss = lookups.labels({ tier: 'kv', result: 'miss' });
 
   async function waitFor(token: string | undefined): Promise<void> {
     if (token === undefined || token === '') return;
     await deps.watermarks.waitFor(decodeToken(token), deps.consistencyTimeoutMs);
   }
 
-  async function loadState(entityId: string): Promise<MemoryState | undefined> {
+  async function loadState(entityId: string): Promise<ParsedState | undefined> {
     const hit = await cache.get(entityId);
     if (hit) {
-      lookups.inc({ tier: 'l1', result: 'hit' });
-      return parseJson<MemoryState>(hit.value);
+      l1Hit.inc();
+      return memo.parse(entityId, hit.value);
     }
-    lookups.inc({ tier: 'l1', result: 'miss' });
+    l1Miss.inc();
     const buf = await kv.get(stateKey(entityId));
-    lookups.inc({ tier: 'kv', result: buf ? 'hit' : 'miss' });
+    (buf ? kvHit : kvMiss).inc();
     if (!buf) return undefined;
-    const state = parseJson<MemoryState>(buf);
-    await cache.set(entityId, { value: buf, version: state.version });
-    return state;
+    const parsed = memo.parse(entityId, buf);
+    await cache.set(entityId, { value: buf, version: parsed.state.version });
+    return parsed;
   }
 
+  /** The current (or `asOf`) view of a memory, rendered once per stored state. */
+  async function read(tenant: string, namespace: string, key: string, options: ReadOptions & { asOf?: string }): Promise<RenderedMemory> {
+    const id = entity(tenant, namespace, key);
+    if (options.consistentWith) await waitFor(options.consistentWith);
+    if (options.asOf !== undefined) {
+      const asOf = parseInstant(options.asOf, 'asOf');
+      let state: MemoryState | undefined;
+      for (const entry of await readHistory(id)) {
+        if (hlcWallMs(entry.event.hlc) > asOf) break;
+        state = applyEvent(state, entry.event as MemoryEvent, entry.position).state;
+      }
+      if (!isVisible(state, asOf)) throw notFound(namespace, key);
+      return render(state);
+    }
+    const parsed = await loadState(id);
+    if (!parsed || !isVisible(parsed.state, Date.now())) throw notFound(namespace, key);
+    return (parsed.rendered ??= render(parsed.state));
+  }
+
+  // Namespaces are few and read over and over: each is validated once (the set is bounded).
+  const validNamespaces = new Set<string>();
   function entity(tenant: string, namespace: string, key: string): string {
-    validateNamespace(namespace, limits);
+    if (!validNamespaces.has(namespace)) {
+      validateNamespace(namespace, limits);
+      if (validNamespaces.size >= 1024) validNamespaces.clear();
+      validNamespaces.add(namespace);
+    }
     validateKey(key, limits);
     return encodeEntityId({ tenant, namespace, key });
   }
@@ -97,21 +134,11 @@ export function createQueryService(deps: { kv: KvStore; cache: Cache; watermarks
     waitFor,
 
     async get(tenant, namespace, key, options = {}) {
-      const id = entity(tenant, namespace, key);
-      await waitFor(options.consistentWith);
-      if (options.asOf !== undefined) {
-        const asOf = parseInstant(options.asOf, 'asOf');
-        let state: MemoryState | undefined;
-        for (const entry of await readHistory(id)) {
-          if (hlcWallMs(entry.event.hlc) > asOf) break;
-          state = applyEvent(state, entry.event as MemoryEvent, entry.position).state;
-        }
-        if (!isVisible(state, asOf)) throw notFound(namespace, key);
-        return toView(state);
-      }
-      const state = await loadState(id);
-      if (!isVisible(state, Date.now())) throw notFound(namespace, key);
-      return toView(state);
+      return (await read(tenant, namespace, key, options)).view;
+    },
+
+    async getRendered(tenant, namespace, key, options = {}) {
+      return read(tenant, namespace, key, options);
     },
 
     async list(tenant, namespace, options = {}) {
@@ -158,7 +185,7 @@ export function createQueryService(deps: { kv: KvStore; cache: Cache; watermarks
       const out = new Map<string, MemoryState>();
       const bufs = await kv.getMany(ids.map(stateKey));
       bufs.forEach((b, i) => {
-        if (b) out.set(ids[i]!, parseJson<MemoryState>(b));
+        if (b) out.set(ids[i]!, memo.parse(ids[i]!, b).state);
       });
       return out;
     },
@@ -188,3 +215,7 @@ export function parseInstant(raw: string, field: string): number {
   return n;
 }
 
+function render(state: MemoryState): RenderedMemory {
+  const view = Object.freeze(toView(state));
+  return { view, json: JSON.stringify(view), etag: `"${view.version}"` };
+}

@@ -110,6 +110,22 @@ describe('query service', () => {
       assert.deepEqual(counts, { 'l1:miss': 1, 'kv:hit': 1, 'l1:hit': 1 });
     });
 
+    it('renders the answer once per stored state and never serves a stale one', async () => {
+      await seed([write('r', { n: 1 })]);
+      const first = await query.getRendered('acme', 'notes', 'r');
+      assert.deepEqual(JSON.parse(first.json), await query.get('acme', 'notes', 'r'));
+      assert.equal(first.etag, '"1"');
+      assert.equal(await query.getRendered('acme', 'notes', 'r'), first, 'a cache hit reuses the rendered answer');
+
+      // The projection stores a new state and refreshes the cache: the next read renders it.
+      const state = await seed([write('r', { n: 1 }), write('r', { n: 2 })]);
+      await cache.set(encodeEntityId(state!), { value: json(state), version: state!.version });
+      const second = await query.getRendered('acme', 'notes', 'r');
+      assert.deepEqual(JSON.parse(second.json).value, { n: 2 });
+      assert.equal(second.etag, '"2"');
+      assert.ok(Object.isFrozen(await query.get('acme', 'notes', 'r')), 'a shared view cannot be modified by a caller');
+    });
+
     describe('asOf', () => {
       beforeEach(async () => {
         await seed([
