@@ -18,7 +18,12 @@
  * There is no raw library doing "visible in search" end to end; the comparison printed is against
  * the target (p99 ≤ 100 ms).
  *
+ * With `--embedder minilm` the server embeds with the real sentence model (ENGRAM_MODEL_DIR, else
+ * .cache/models) instead of the hashing embedder: the capacity is then the model's, and the load is
+ * half of the embedding capacity. `--linger N` sets ENGRAM_EMBED_LINGER_MS (dynamic batching).
+ *
  *   node --import tsx bench/freshness.bench.ts [--quick] [--runs 3] [--seconds 20] [--capacity-events 10000]
+ *   node --import tsx bench/freshness.bench.ts --embedder minilm --capacity-events 3000 [--linger 10]
  */
 import { intOption, parseBenchArgs } from './lib/args.js';
 import { mergeTokens, postEvents, waitForToken, withEngramServer } from './lib/engram-server.js';
@@ -38,9 +43,14 @@ const probesPerS = intOption(args, 'probes', 20);
 const bgBatch = 10;
 const namespace = 'bench/fresh';
 const TARGET_P99_MS = 100;
+const embedder = args.values.embedder ?? 'hash';
+if (embedder !== 'hash' && embedder !== 'minilm') throw new Error(`--embedder must be hash or minilm, got ${String(embedder)}`);
+const lingerMs = Number(args.values.linger ?? 0);
+const serverEnv: Record<string, string> = { ENGRAM_EMBEDDER: String(embedder), ENGRAM_EMBED_LINGER_MS: String(lingerMs) };
+if (embedder === 'minilm') serverEnv.ENGRAM_MODEL_DIR = process.env['ENGRAM_MODEL_DIR'] ?? new URL('../.cache/models', import.meta.url).pathname;
 
 const machine = printMachine();
-console.log(`freshness: capacity from ${capacityEvents} text events; load at ${fraction} × capacity in POSTs of ${bgBatch} for ${seconds} s; ${probesPerS} probes/s`);
+console.log(`freshness: embedder ${String(embedder)}, linger ${lingerMs} ms; capacity from ${capacityEvents} text events; load at ${fraction} × capacity in POSTs of ${bgBatch} for ${seconds} s; ${probesPerS} probes/s`);
 
 interface SearchReply {
   results: Array<{ key: string }>;
@@ -56,7 +66,7 @@ async function searchUntilFound(client: HttpClient, mode: 'vector' | 'keyword', 
 }
 
 async function freshnessRun(run: number): Promise<Metrics> {
-  return withEngramServer({ maxSockets: 256 }, async ({ client }) => {
+  return withEngramServer({ maxSockets: 256, env: serverEnv }, async ({ client }) => {
     const m: Metrics = {};
     // 1. Capacity (the first 1,000 events also warm the server up; all count).
     const capacityBodies = eventBodies(0, capacityEvents, 100, { namespace, tag: `c${run}`, withText: true });
@@ -123,4 +133,4 @@ printTable(`Indexing capacity over HTTP, text events (medians of ${args.runs} ru
 printTable(`POST → visible in search under that load (medians of ${args.runs} runs; ms)`, ['mode', 'p50', 'p99', 'max', 'p50, 2nd half', 'target p99', 'misses'], (['vector', 'keyword'] as const).map((mode) => [
   mode, n(`${mode}.p50Ms`), n(`${mode}.p99Ms`), n(`${mode}.maxMs`), n(`${mode}.p50SecondHalfMs`), `≤ ${TARGET_P99_MS}`, n(`${mode}.misses`),
 ]));
-printJsonLine({ bench: 'freshness', machine, params: { seconds, capacityEvents, fraction, probesPerS, bgBatch, runs: args.runs }, results });
+printJsonLine({ bench: 'freshness', machine, params: { seconds, capacityEvents, fraction, probesPerS, bgBatch, embedder, lingerMs, runs: args.runs }, results });

@@ -44,7 +44,7 @@ export interface MemoryState {
   expiresAt?: number;
   counter?: PnCounterState;
   set?: OrSetState;
-  /** Model id of the text embedding, when there is one. */
+  /** Model key (`<id>@<revision>`) of the current text's embedding, when it has one. */
   embeddingModel?: string;
   /** Set once archival moved the memory out of the hot stores. */
   archive?: { uri: string; archivedAt: number };

@@ -22,6 +22,12 @@ export interface ConsumerLoopOptions {
   telemetry: Telemetry;
   /** @default 500 */
   maxRecords?: number;
+  /**
+   * Dynamic batching: after a poll returns fewer than `maxRecords`, keep polling for up to this many
+   * milliseconds (from the first record) to fill the batch; the batch goes as soon as it is full.
+   * @default 0 (a batch is whatever one poll returns)
+   */
+  lingerMs?: number;
   /** @default 100 */
   backoffMs?: number;
   /** False when `handle` commits its own offsets atomically with its output (the sequencer). @default true */
@@ -85,6 +91,26 @@ export function startConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
     return true;
   }
 
+  /** Polls again until the batch holds `maxRecords` or `lingerMs` has passed since its first poll. */
+  async function fill(first: StoredRecord[]): Promise<StoredRecord[]> {
+    const max = options.maxRecords ?? 500;
+    const deadline = performance.now() + options.lingerMs!;
+    const records = first;
+    while (records.length < max && !abort.signal.aborted) {
+      const left = deadline - performance.now();
+      if (left < 1) break;
+      try {
+        const more = await consumer.poll({ maxRecords: max - records.length, timeoutMs: Math.ceil(left), signal: abort.signal });
+        for (const record of more) records.push(record);
+      } catch (error) {
+        // What was polled so far is handled; the loop's own poll reports the failure.
+        if (!abort.signal.aborted) log.warn({ err: error }, 'poll while filling a batch failed');
+        break;
+      }
+    }
+    return records;
+  }
+
   async function commit(records: StoredRecord[]): Promise<void> {
     try {
       await consumer.commit(nextOffsets(records));
@@ -107,6 +133,7 @@ export function startConsumerLoop(options: ConsumerLoopOptions): ConsumerLoop {
           continue;
         }
         if (records.length === 0) continue;
+        if ((options.lingerMs ?? 0) > 0) records = await fill(records);
         const isolated = await handleBatch(records);
         if (isolated === undefined) break;
         if (isolated || (options.commitAfterHandle ?? true)) await commit(records);

@@ -56,6 +56,34 @@ describe('consumer loop (embedded log)', () => {
 
   const committed = () => log.committedOffsets(GROUP, TOPIC);
 
+  it('fills a batch for up to lingerMs (dynamic batching), and sends a full batch at once', async () => {
+    const batches: Array<{ keys: string[]; at: number }> = [];
+    start({ maxRecords: 4, lingerMs: 300, handle: async (records) => void batches.push({ keys: records.map((r) => r.key!), at: performance.now() }) });
+    await append(['a']);
+    await new Promise((r) => setTimeout(r, 50));
+    await append(['b'], 1);
+    await waitUntil(() => batches.length === 1, 3000);
+    assert.deepEqual(batches[0]!.keys.sort(), ['a', 'b'], 'records arriving within the linger share a batch');
+
+    const sent = performance.now();
+    await append(['c', 'd', 'e', 'f', 'g']);
+    await waitUntil(() => batches.length === 3, 3000);
+    assert.deepEqual(batches.slice(1).map((b) => b.keys), [['c', 'd', 'e', 'f'], ['g']]);
+    assert.ok(batches[1]!.at - sent < 200, `a full batch does not wait: handled after ${batches[1]!.at - sent} ms`);
+    assert.ok(batches[2]!.at - sent >= 250, `the rest waits for the linger: handled after ${batches[2]!.at - sent} ms`);
+    await waitUntil(async () => (await committed())[0] === 6, 3000);
+  });
+
+  it('with no linger, handles what one poll returns', async () => {
+    const batches: string[][] = [];
+    start({ maxRecords: 4, handle: async (records) => void batches.push(records.map((r) => r.key!)) });
+    await append(['a']);
+    await waitUntil(() => batches.length === 1, 3000);
+    await append(['b']);
+    await waitUntil(() => batches.length === 2, 3000);
+    assert.deepEqual(batches, [['a'], ['b']]);
+  });
+
   it('commits the next offsets only after handle resolved', async () => {
     await append(['a', 'b', 'c'], 0);
     await append(['d', 'e'], 1);

@@ -12,6 +12,7 @@ import { createPipelineCodecs, type PipelineCodecs } from './codecs.js';
 import type { DeadLetterSink } from './dead-letters.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
 import { createTopics, eventRecordKey, topicSpecs, type Topics } from './topics.js';
+import { clientModel } from './projection/vector-collections.js';
 
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'engram-'));
@@ -127,7 +128,11 @@ export function keyOnPartition(partition: number, partitions: number, prefix = '
  * `embedder` (unless it is a delete), appends the EnrichedEvent to `memory-enriched`, and returns the
  * stored enriched records as a consumer would receive them.
  */
-export async function appendEnriched(env: LogEnv, embedder: Embedder, events: MemoryEvent[]): Promise<StoredRecord[]> {
+/**
+ * Appends each event to `memory-events` and its enrichment (the text embedded by `embedder`) to
+ * `memory-enriched`; `failed: true` enriches as a failed embedding does (no vector, an error).
+ */
+export async function appendEnriched(env: LogEnv, embedder: Embedder, events: MemoryEvent[], options: { failed?: boolean } = {}): Promise<StoredRecord[]> {
   const records: StoredRecord[] = [];
   for (const event of events) {
     const entityId = encodeEntityId(event);
@@ -135,10 +140,16 @@ export async function appendEnriched(env: LogEnv, embedder: Embedder, events: Me
     const key = eventRecordKey(event.tenant, event.eventId);
     const [source] = await env.log.append(env.topics.events, [{ key, partition, value: env.codecs.event.encode(event) }]);
     const enriched: EnrichedEvent = { event, source: { partition, offset: source!.offset }, embeddings: [] };
-    if (event.type !== 'MemoryDeleted' && event.text) {
+    if (event.type !== 'MemoryDeleted' && event.text && options.failed) {
+      enriched.enrichmentError = 'embedding failed (test)';
+    } else if (event.type !== 'MemoryDeleted' && event.text) {
       const [vector] = await embedder.embed([event.text]);
       const { id, revision, dims } = embedder.model;
       enriched.embeddings.push({ modality: 'text', model: id, revision, dims, vector: vector! });
+    }
+    for (const [modality, values] of Object.entries(event.vectors ?? {})) {
+      const client = clientModel(modality);
+      enriched.embeddings.push({ modality, model: client.id, revision: client.revision, dims: values.length, vector: Float32Array.from(values) });
     }
     const [stored] = await env.log.append(env.topics.enriched, [{ key, partition, value: env.codecs.enriched.encode(enriched) }]);
     records.push(...(await env.log.read(env.topics.enriched, partition, stored!.offset, 1)));

@@ -17,6 +17,7 @@ export interface Metrics {
   httpLatency: Histogram<'route' | 'status'>;
   deadLetters: Counter<'topic' | 'code'>;
   embeddings: Counter<'result'>;
+  vectorsSkipped: Counter<'reason'>;
 }
 
 export interface Telemetry {
@@ -40,6 +41,7 @@ export function createTelemetry(options: { level?: string; name?: string; defaul
     httpLatency: new Histogram({ name: 'engram_http_request_seconds', help: 'HTTP request latency', labelNames: ['route', 'status'], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers }),
     deadLetters: new Counter({ name: 'engram_dead_letters_total', help: 'Records sent to the dead-letter topic', labelNames: ['topic', 'code'], registers }),
     embeddings: new Counter({ name: 'engram_embeddings_total', help: 'Texts embedded by the enrichment worker, by result', labelNames: ['result'], registers }),
+    vectorsSkipped: new Counter({ name: 'engram_vectors_skipped_total', help: 'Stored vectors the vector indexer left out, by reason (model_mismatch)', labelNames: ['reason'], registers }),
   };
   return { logger, metrics };
 }

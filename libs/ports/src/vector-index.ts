@@ -66,6 +66,10 @@ export interface VectorSearch {
 }
 
 export interface VectorIndex {
+  /**
+   * Creates the collection, or checks an existing one has this spec: another dims, model or metric is
+   * `collection_spec_mismatch` with `details.existing`, the stored spec.
+   */
   ensureCollection(spec: CollectionSpec): Promise<void>;
   /** Durable on resolve. */
   upsert(collection: string, items: VectorItem[]): Promise<void>;

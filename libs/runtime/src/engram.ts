@@ -93,7 +93,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   const common = { log, codecs, topics, deadLetters, telemetry };
 
   const loops: ConsumerLoop[] = [];
-  if (roles.has('enrichment')) loops.push(startEnrichmentWorker({ ...common, group: groups.enrichment, embedder: need(ports.embedder, 'embedder') }));
+  if (roles.has('enrichment')) loops.push(startEnrichmentWorker({ ...common, group: groups.enrichment, embedder: need(ports.embedder, 'embedder'), maxBatch: config.embedBatchMax, lingerMs: config.embedLingerMs }));
   if (roles.has('projection')) {
     const kv = need(ports.kv, 'kv');
     loops.push(startProjectionWorker({ ...common, group: groups.projection, kv, cache: need(ports.cache, 'cache'), watermarks: watermarks! }));

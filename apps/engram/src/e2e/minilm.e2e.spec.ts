@@ -23,10 +23,26 @@ describe('engram start with MiniLM', () => {
       assert.equal(found.status, 200);
       const results = found.body.results as Json[];
       assert.equal(results[0]!.key, 'cat');
-      assert.equal(results[0]!.embeddingModel, 'Xenova/all-MiniLM-L6-v2');
+      // The model's identity: its id and the revision of the weights (a hash of the ONNX file).
+      assert.match(results[0]!.embeddingModel as string, /^Xenova\/all-MiniLM-L6-v2@[0-9a-f]{12}$/);
       assert.ok((results[0]!.score as number) > (results[1]!.score as number) + 0.1);
     } finally {
       assert.equal(await engram.stop(), 0);
+    }
+
+    try {
+      // Other weights of the same model (fp32 instead of int8) on the same data: refused at start-up,
+      // never a silent mix of vectors that cannot be compared.
+      const refused = await startEngramProcess({
+        dataDir: engram.dataDir,
+        env: { ENGRAM_API_KEYS: 'm:key-m', ENGRAM_EMBEDDER: 'minilm', ENGRAM_MODEL_DIR: modelDir, ENGRAM_MODEL_PRECISION: 'fp32' },
+      }).then(
+        async (started) => (await started.stop(), 'started'),
+        (error: Error) => error.message,
+      );
+      assert.match(refused, /embedding_model_changed/);
+      assert.match(refused, /Xenova\/all-MiniLM-L6-v2@[0-9a-f]{12}, but the configured model is Xenova\/all-MiniLM-L6-v2@[0-9a-f]{12}/);
+    } finally {
       removeDataDir(engram.dataDir);
     }
   });

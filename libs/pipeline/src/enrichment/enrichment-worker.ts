@@ -14,6 +14,7 @@ import { nextOffsets, startConsumerLoop, type ConsumerLoop } from '../consumer-l
 import type { DeadLetterSink } from '../dead-letters.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Topics } from '../topics.js';
+import { clientModel } from '../projection/vector-collections.js';
 
 export interface EnrichmentWorkerOptions {
   log: EventLog;
@@ -28,8 +29,10 @@ export interface EnrichmentWorkerOptions {
   embedAttempts?: number;
   /** @default 200 */
   embedBackoffMs?: number;
-  /** @default 256 */
+  /** Most texts embedded together (N of "up to N texts or T ms"). @default 256 */
   maxBatch?: number;
+  /** T: how long to wait for a batch to fill once its first record arrived (consumer-loop `lingerMs`). @default 0 */
+  lingerMs?: number;
 }
 
 export function startEnrichmentWorker(options: EnrichmentWorkerOptions): ConsumerLoop {
@@ -43,6 +46,7 @@ export function startEnrichmentWorker(options: EnrichmentWorkerOptions): Consume
     deadLetters: options.deadLetters,
     telemetry: options.telemetry,
     maxRecords: options.maxBatch ?? 256,
+    lingerMs: options.lingerMs ?? 0,
     commitAfterHandle: false,
   });
 }
@@ -94,7 +98,8 @@ export function createEnricher(options: EnrichmentWorkerOptions, group: string, 
       const vector = textVector.get(event);
       if (vector) embeddings.push({ modality: 'text', model: embedder.model.id, revision: embedder.model.revision, dims: embedder.model.dims, vector });
       for (const [modality, values] of Object.entries(event.vectors ?? {})) {
-        embeddings.push({ modality, model: `client:${modality}`, revision: '1', dims: values.length, vector: Float32Array.from(values) });
+        const client = clientModel(modality);
+        embeddings.push({ modality, model: client.id, revision: client.revision, dims: values.length, vector: Float32Array.from(values) });
       }
       const enriched: EnrichedEvent = { event, source: { partition: record.partition, offset: record.offset }, embeddings };
       if (failure && toEmbed.some((t) => t.event === event)) enriched.enrichmentError = failure.message;

@@ -15,7 +15,7 @@
  * slower HNSW inserts never hold back state, history and keyword search.
  */
 import { applyEvent, encodeEntityId, hlcWallMs, type EnrichedEvent, type MemoryEvent, type MemoryState } from '@engram/core';
-import type { Cache, EventLog, KvOp, KvStore, StoredRecord } from '@engram/ports';
+import { embeddingModelKey, type Cache, type EventLog, type KvOp, type KvStore, type StoredRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
 import type { DeadLetterSink } from '../dead-letters.js';
 import { embeddingKey, expiryKey, historyKey, json, outcomeKey, parseJson, stateKey, watermarkKey } from '../kv-keys.js';
@@ -110,9 +110,12 @@ export function createProjector(deps: ProjectorDeps): Projector {
             // The deleted text's vectors go with it, also when a rewrite follows in this same batch.
             t.embeddings = undefined;
             t.newEmbeddings = true;
-          } else if (enriched.embeddings.length > 0) {
-            t.embeddings = { ...(t.embeddings ?? {}) };
-            for (const e of enriched.embeddings) t.embeddings[e.modality] = { model: e.model, vector: encodeVector(e.vector) };
+          } else if (changesEmbeddings(enriched)) {
+            const next: StoredEmbeddings = { ...(t.embeddings ?? {}) };
+            // New text that could not be embedded: the old text's vector must not answer for it.
+            if (dropsTextVector(enriched)) delete next.text;
+            for (const e of enriched.embeddings) next[e.modality] = { model: embeddingModelKey({ id: e.model, revision: e.revision }), vector: encodeVector(e.vector) };
+            t.embeddings = Object.keys(next).length > 0 ? next : undefined;
             t.newEmbeddings = true;
           }
           telemetry.metrics.projectionFreshness.observe(Math.max(0, Date.now() - hlcWallMs(event.hlc)) / 1000);
@@ -164,9 +167,21 @@ export function createProjector(deps: ProjectorDeps): Projector {
   };
 }
 
+/** The key (`<id>@<revision>`) of the model that embedded the event's text, recorded on the state. */
 function textModel(enriched: EnrichedEvent): string | undefined {
-  for (const e of enriched.embeddings) if (e.modality === 'text') return e.model;
+  for (const e of enriched.embeddings) if (e.modality === 'text') return embeddingModelKey({ id: e.model, revision: e.revision });
   return undefined;
+}
+
+/** The event sets a text that has no vector (enrichment failed, or the text is empty). */
+function dropsTextVector(enriched: EnrichedEvent): boolean {
+  const { event } = enriched;
+  return event.type !== 'MemoryDeleted' && event.text !== undefined && !enriched.embeddings.some((e) => e.modality === 'text');
+}
+
+/** Applying the event changes the entity's stored vectors (`v|`), so they must be read first. */
+function changesEmbeddings(enriched: EnrichedEvent): boolean {
+  return enriched.embeddings.length > 0 || dropsTextVector(enriched);
 }
 
 /** History keeps the event without its client vectors (they are in the log, and large). */
@@ -189,13 +204,13 @@ function expiryOps(entityId: string, before: MemoryState | undefined, after: Mem
 
 async function loadTouched(kv: KvStore, memo: StateMemo, fresh: Array<{ record: StoredRecord; enriched: EnrichedEvent; entityId: string }>): Promise<Map<string, Touched>> {
   const touched = new Map<string, Touched>();
-  /** Entities that get new vectors in this batch: only their stored ones are merged, so only they are read. */
+  /** Entities whose vectors change in this batch: only their stored ones are merged, so only they are read. */
   const merging = new Set<string>();
   for (const { record, enriched, entityId } of fresh) {
     if (!touched.has(entityId)) {
       touched.set(entityId, { entityId, partition: record.partition, before: undefined, after: undefined, embeddings: undefined, newEmbeddings: false });
     }
-    if (enriched.embeddings.length > 0) merging.add(entityId);
+    if (changesEmbeddings(enriched)) merging.add(entityId);
   }
   const ids = [...touched.keys()];
   const states = await kv.getMany(ids.map(stateKey));

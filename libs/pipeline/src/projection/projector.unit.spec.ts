@@ -2,7 +2,7 @@ import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { encodeEntityId, partitionForEntity, type EventOutcome, type LogPosition, type MemoryEvent, type MemoryState } from '@engram/core';
-import { createHashEmbedder, createLmdbKvStore, createLruCache, type Cache, type Embedder, type KvStore, type StoredRecord } from '@engram/ports';
+import { createHashEmbedder, createLmdbKvStore, embeddingModelKey, createLruCache, type Cache, type Embedder, type KvStore, type StoredRecord } from '@engram/ports';
 import { changelogWatermarkKey, embeddingKey, historyPrefix, outcomeKey, parseJson, stateKey, watermarkKey } from '../kv-keys.js';
 import {
   appendEnriched,
@@ -108,7 +108,7 @@ describe('projector', () => {
     assert.equal(s.text, 'the quick brown fox');
     assert.deepEqual(s.metadata.tags, ['a', 'b']);
     assert.equal(s.metadata.agentId, 'planner');
-    assert.equal(s.embeddingModel, embedder.model.id);
+    assert.equal(s.embeddingModel, embeddingModelKey(embedder.model));
     assert.deepEqual(s.lastApplied, { partition: p, offset: record.offset });
 
     const [entry, ...more] = await history('k1');
@@ -268,7 +268,7 @@ describe('projector', () => {
     await projector.project(await append([makeEvent('k1', { type: 'MemoryWritten', value: 1 }, { text })]));
     const [expected] = await embedder.embed([text]);
     const stored = await storedEmbeddings('k1');
-    assert.equal(stored?.text?.model, embedder.model.id);
+    assert.equal(stored?.text?.model, embeddingModelKey(embedder.model));
     assert.deepEqual(decodeVector(stored!.text!.vector), expected);
 
     // A metadata-only patch keeps the stored vector.
@@ -277,6 +277,21 @@ describe('projector', () => {
 
     await projector.project(await append([makeEvent('k1', { type: 'MemoryDeleted' })]));
     assert.equal(await storedEmbeddings('k1'), undefined);
+  });
+
+  it('drops the old text\'s vector when a new text could not be embedded, and keeps client vectors', async () => {
+    await projector.project(await append([makeEvent('k1', { type: 'MemoryWritten', value: 1 }, { text: 'first text', vectors: { image: [1, 0, 0] } })]));
+    assert.deepEqual(Object.keys((await storedEmbeddings('k1')) ?? {}).sort(), ['image', 'text']);
+
+    await projector.project(await appendEnriched(env, embedder, [makeEvent('k1', { type: 'MemoryPatched', patch: 2 }, { text: 'second text' })], { failed: true }));
+    const s = await state('k1');
+    assert.equal(s?.text, 'second text');
+    assert.equal(s?.embeddingModel, undefined, 'the state claims no model for a text without a vector');
+    assert.deepEqual(Object.keys((await storedEmbeddings('k1')) ?? {}), ['image'], 'the first text\'s vector must not answer for the second');
+
+    // A metadata-only patch afterwards changes nothing about vectors.
+    await projector.project(await append([makeEvent('k1', { type: 'MemoryPatched', patch: 3 }, { metadata: { tags: ['t'], attributes: {} } })]));
+    assert.deepEqual(Object.keys((await storedEmbeddings('k1')) ?? {}), ['image']);
   });
 
   it('drops the embedding of deleted text even when a rewrite without text follows in the same batch', async () => {

@@ -59,10 +59,15 @@ export function createVectorIndexBatch(options: VectorIndexerOptions): (records:
     watermarks: options.vectorWatermarks,
     keyFor: vectorWatermarkKey,
     handoff: recordHandoffFor(options.log, options.topics.enriched),
-    handle: (entities) =>
-      applyVectorUpdates(
+    handle: async (entities) => {
+      const { skippedModelMismatch } = await applyVectorUpdates(
         options,
         entities.map((e) => ({ entityId: e.entityId, after: e.state, embeddings: e.embeddings, deletedBefore: e.deletedInBatch })),
-      ),
+      );
+      if (skippedModelMismatch > 0) {
+        options.telemetry.metrics.vectorsSkipped.inc({ reason: 'model_mismatch' }, skippedModelMismatch);
+        options.telemetry.logger.warn({ skipped: skippedModelMismatch }, 'stored vectors of another model than their collection were not indexed');
+      }
+    },
   });
 }

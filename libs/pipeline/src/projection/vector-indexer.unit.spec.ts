@@ -5,6 +5,7 @@ import { encodeEntityId, type MemoryEvent } from '@engram/core';
 import {
   createHashEmbedder,
   createHnswVectorIndex,
+  embeddingModelKey,
   createLmdbKvStore,
   createLruCache,
   type Embedder,
@@ -42,7 +43,7 @@ describe('vector indexer', () => {
     kv = createLmdbKvStore({ path: path.join(env.dir, 'kv') });
     vectors = await createHnswVectorIndex({ path: path.join(env.dir, 'vectors') });
     embedder = createHashEmbedder({ dims: DIMS });
-    collections = createVectorCollections({ textModel: { id: embedder.model.id, dims: DIMS }, clientModalities: {} });
+    collections = createVectorCollections({ textModel: { ...embedder.model, dims: DIMS }, clientModalities: {} });
     await ensureCollections(vectors, collections);
     const projectorMarks = createAppliedWatermarks({ kv, partitions: PARTITIONS, refreshMs: 5 });
     vectorWatermarks = createAppliedWatermarks({ kv, partitions: PARTITIONS, keyFor: vectorWatermarkKey, refreshMs: 5 });
@@ -72,7 +73,7 @@ describe('vector indexer', () => {
   };
   const search = async (text: string, filter: Partial<VectorFilter> = {}) => {
     const [vector] = await embedder.embed([text]);
-    return vectors.search(collection(), { vector: vector!, k: 5, model: embedder.model.id, filter: { tenant: 'acme', ...filter } });
+    return vectors.search(collection(), { vector: vector!, k: 5, model: embeddingModelKey(embedder.model), filter: { tenant: 'acme', ...filter } });
   };
   const vectorWatermark = async (partition: number) => {
     const buf = await kv.get(vectorWatermarkKey(partition));
@@ -202,5 +203,66 @@ describe('vector indexer', () => {
     await index(deleted);
     await index(rewritten);
     assert.deepEqual(await search('forgotten words'), [], 'a deleted text must not stay findable by vector');
+  });
+
+  it('takes a memory out of the index when its new text could not be embedded', async () => {
+    await projectAndIndex([makeEvent('k1', { type: 'MemoryWritten', value: 1 }, { text: 'old words here' })]);
+    assert.equal((await search('old words here')).length, 1);
+    const failed = await appendEnriched(env, embedder, [makeEvent('k1', { type: 'MemoryPatched', patch: 2 }, { text: 'new words there' })], { failed: true });
+    await projector.project(failed);
+    await index(failed);
+    assert.deepEqual(await search('old words here'), [], 'the old text\'s vector must not answer for the new text');
+    assert.equal(await vectors.count(collection()), 0);
+  });
+
+  it('indexes only vectors of the collection\'s model and revision, counting the others', async () => {
+    // The same model id with other weights: its vectors cannot be compared with the index's.
+    const retrained: Embedder = { ...embedder, model: { ...embedder.model, revision: 'other-weights' }, embed: (texts) => embedder.embed(texts) };
+    const before = await skippedMetric();
+    const records = await appendEnriched(env, retrained, [makeEvent('k1', { type: 'MemoryWritten', value: 1 }, { text: 'mismatched weights' })]);
+    await projector.project(records);
+    await index(records);
+    assert.equal(await vectors.count(collection()), 0, 'a vector of another revision is not indexed');
+    assert.equal((await skippedMetric()) - before, 1);
+
+    // The configured model's vector for the same memory goes in.
+    await projectAndIndex([makeEvent('k1', { type: 'MemoryPatched', patch: 2 }, { text: 'matched weights' })]);
+    assert.equal((await search('matched weights'))[0]?.id, idOf('k1'));
+  });
+
+  const skippedMetric = async () => {
+    const metric = await env.telemetry.metrics.vectorsSkipped.get();
+    return metric.values.find((v) => v.labels.reason === 'model_mismatch')?.value ?? 0;
+  };
+});
+
+describe('vector collections', () => {
+  it('refuses to start on an index built by other weights of the same model, naming both', async () => {
+    const env = await createLogEnv({ partitions: 1 });
+    const dir = path.join(env.dir, 'vectors');
+    try {
+      const model = { id: 'sentence-model', revision: 'sha-a', dims: DIMS };
+      let vectors = await createHnswVectorIndex({ path: dir });
+      await ensureCollections(vectors, createVectorCollections({ textModel: model, clientModalities: { image: 3 } }));
+      await vectors.close();
+
+      vectors = await createHnswVectorIndex({ path: dir });
+      try {
+        // Same weights again: accepted.
+        await ensureCollections(vectors, createVectorCollections({ textModel: model, clientModalities: { image: 3 } }));
+        await assert.rejects(ensureCollections(vectors, createVectorCollections({ textModel: { ...model, revision: 'sha-b' }, clientModalities: { image: 3 } })), (error: Error & { code?: string; details?: Record<string, unknown> }) => {
+          assert.equal(error.code, 'embedding_model_changed');
+          assert.deepEqual(error.details, { collection: 'memories_text_g1', indexed: 'sentence-model@sha-a', configured: 'sentence-model@sha-b' });
+          assert.match(error.message, /rebuild the index from the log/);
+          return true;
+        });
+        // Other dims are still the port's own refusal.
+        await assert.rejects(ensureCollections(vectors, createVectorCollections({ textModel: { ...model, dims: DIMS + 1 }, clientModalities: {} })), { code: 'collection_spec_mismatch' });
+      } finally {
+        await vectors.close();
+      }
+    } finally {
+      await env.close();
+    }
   });
 });

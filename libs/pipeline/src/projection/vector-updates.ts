@@ -2,13 +2,26 @@
  * Turns changed entities into version-guarded upserts and deletes per vector collection. A changed
  * entity is re-upserted even when only its metadata changed, so filters (tags, agentId…) always see
  * the current fields; the vector comes from the copy the projection stored in KV.
+ *
+ * A stored vector goes into a collection only when it was made by the collection's model (same id
+ * and revision, see vector-collections.ts); others are skipped and counted. An entity whose text has
+ * no usable vector (enrichment failed, empty text, another model) is removed from the text
+ * collection, so an older text's vector never answers for the current one.
  */
 import { hlcWallMs, type MemoryState } from '@engram/core';
 import type { VectorFields, VectorIndex, VectorItem } from '@engram/ports';
 import type { VectorCollections } from './vector-collections.js';
 
-/** modality → the entity's current vector (as stored in KV under `v|<entityId>`; base64 float32 LE). */
+/**
+ * modality → the entity's current vector (as stored in KV under `v|<entityId>`; base64 float32 LE),
+ * with the key (`<id>@<revision>`) of the model that made it.
+ */
 export type StoredEmbeddings = Record<string, { model: string; vector: string }>;
+
+export interface VectorUpdateResult {
+  /** Stored vectors left out because their model is not their collection's. */
+  skippedModelMismatch: number;
+}
 
 export function encodeVector(vector: Float32Array): string {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
@@ -45,7 +58,8 @@ export async function applyVectorUpdates(
      */
     deletedBefore?: boolean;
   }>,
-): Promise<void> {
+): Promise<VectorUpdateResult> {
+  let skippedModelMismatch = 0;
   const upserts = new Map<string, VectorItem[]>();
   const deletes = new Map<string, Array<{ id: string; version: number }>>();
   const push = <T>(map: Map<string, T[]>, collection: string, item: T) => {
@@ -59,6 +73,10 @@ export async function applyVectorUpdates(
     for (const [modality, stored] of after.deleted ? [] : Object.entries(embeddings ?? {})) {
       const collection = deps.collections.nameFor(modality);
       if (!collection) continue;
+      if (stored.model !== deps.collections.modelFor(modality)) {
+        skippedModelMismatch++;
+        continue;
+      }
       current.add(collection);
       push(upserts, collection, { id: entityId, vector: decodeVector(stored.vector), version: after.version, fields: vectorFields(after) });
     }
@@ -67,8 +85,12 @@ export async function applyVectorUpdates(
       for (const spec of deps.collections.specs()) {
         if (!current.has(spec.name)) push(deletes, spec.name, { id: entityId, version: after.version });
       }
+    } else if (after.text !== undefined) {
+      const text = deps.collections.nameFor('text');
+      if (text !== undefined && !current.has(text)) push(deletes, text, { id: entityId, version: after.version });
     }
   }
   for (const [collection, items] of upserts) await deps.vectors.upsert(collection, items);
   for (const [collection, items] of deletes) await deps.vectors.delete(collection, items);
+  return { skippedModelMismatch };
 }

@@ -6,7 +6,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { ValidationError, isEngramError, type MemoryState } from '@engram/core';
-import { matchesFilter, type Embedder, type KvStore, type VectorFilter, type VectorIndex } from '@engram/ports';
+import { embeddingModelKey, matchesFilter, type Embedder, type KvStore, type VectorFilter, type VectorIndex } from '@engram/ports';
 import { decodeToken } from '../consistency-token.js';
 import type { AppliedWatermarks } from '../projection/applied-watermarks.js';
 import type { VectorCollections } from '../projection/vector-collections.js';
@@ -71,7 +71,7 @@ export function createSearchService(deps: {
     const collection = deps.collections.nameFor(modality);
     if (!collection) throw new ValidationError('unknown_modality', `no vector index for modality ${modality}`, { field: 'modality' });
     const vector = request.vector ? Float32Array.from(request.vector) : await embedQuery(request.query!);
-    const model = request.vector ? deps.collections.modelFor(modality)! : deps.embedder.model.id;
+    const model = request.vector ? deps.collections.modelFor(modality)! : embeddingModelKey(deps.embedder.model);
     const hits = await deps.vectors.search(collection, { vector, k, model, filter: request.filter });
     const states = await deps.query.states(hits.map((h) => h.id));
     return hits

@@ -214,6 +214,12 @@ export function vectorIndexContract(name: string, factory: VectorIndexFactory): 
         await rejectsWithCode(index.search(collection, { ...query, filter: { tenant: '' } }), 'tenant_required');
         await rejectsWithCode(index.ensureCollection({ name: collection, dims: DIMS + 1, model: MODEL }), 'collection_spec_mismatch');
         await rejectsWithCode(index.ensureCollection({ name: collection, dims: DIMS, model: 'other-model' }), 'collection_spec_mismatch');
+        // The existing spec travels with the refusal: start-up names the model that built the index.
+        const refusal = await index.ensureCollection({ name: collection, dims: DIMS, model: 'other-model' }).then(
+          () => undefined,
+          (error: unknown) => error as { details?: { existing?: { model?: string } } },
+        );
+        assert.equal(refusal?.details?.existing?.model, MODEL);
         await index.ensureCollection({ name: collection, dims: DIMS, model: MODEL });
         assert.equal(await index.count(collection), 1, 'ensureCollection with the same spec keeps the data');
       }));
