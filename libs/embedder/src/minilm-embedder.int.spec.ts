@@ -39,7 +39,7 @@ withEngine('Embedder contract: MiniLM fp32', 'model', SETTING, (modelDir) => {
 describe('MiniLM embedder on the real model', () => {
   let shared: Promise<MiniLmEmbedder> | undefined;
   const opened: Promise<MiniLmEmbedder>[] = [];
-  function open(modelDir: string, options: { maxTokens?: number; maxBatch?: number; workers?: number } = {}): Promise<MiniLmEmbedder> {
+  function open(modelDir: string, options: { maxTokens?: number; maxBatch?: number; workers?: number; soloThreads?: number } = {}): Promise<MiniLmEmbedder> {
     const embedder = createMiniLmEmbedder({ modelDir, ...options });
     opened.push(embedder);
     return embedder;
@@ -90,6 +90,21 @@ describe('MiniLM embedder on the real model', () => {
     assert.notDeepEqual(a, other);
   });
 
+  it('gives a text embedded alone (the solo worker, several threads) the same bits as inside a batch', async (t) => {
+    const modelDir = requireEngine(t, 'model', SETTING);
+    if (modelDir === undefined) return;
+    const embedder = await open(modelDir, { soloThreads: 2 });
+    assert.equal(embedder.runtime.soloThreads, 2);
+    const texts = Array.from({ length: 24 }, (_, i) =>
+      i % 3 === 0 ? `${'the planner wrote a task list that the executor reads '.repeat(8)}${i}` : `memory number ${i}: the user prefers ${['tea', 'coffee', 'water'][i % 3]} in the morning`,
+    );
+    const together = await embedder.embed(texts);
+    for (const [i, text] of texts.entries()) {
+      const [alone] = await embedder.embed([text]);
+      assert.deepEqual(alone, together[i], `text ${i}: a lone run and a batched run must give identical vectors`);
+    }
+  });
+
   it('runs on native onnxruntime-node on the CPU, not WASM', async (t) => {
     const embedder = await embedderFor(t);
     if (embedder === undefined) return;
@@ -101,6 +116,7 @@ describe('MiniLM embedder on the real model', () => {
     // Parallelism from worker threads with single-threaded sessions (bench/results/embedder.md).
     assert.equal(embedder.runtime.workers, Math.min(availableParallelism(), 4));
     assert.equal(embedder.runtime.threads, 1);
+    assert.equal(embedder.runtime.soloThreads, availableParallelism() >= 2 ? Math.min(availableParallelism(), 4) : 0);
   });
 
   it('keeps the main event loop turning while a long inference run is under way', async (t) => {

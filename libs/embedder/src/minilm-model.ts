@@ -54,7 +54,11 @@ export async function loadMiniLmModel(config: MiniLmWorkerConfig): Promise<MiniL
       device: 'cpu',
       // One intra-op thread by default: parallelism comes from the workers, each with its own
       // session, which holds up on busy cores where intra-op threads stall waiting for each other.
-      session_options: { intraOpNumThreads: config.threads, interOpNumThreads: 1 },
+      session_options: {
+        intraOpNumThreads: config.threads,
+        interOpNumThreads: 1,
+        ...(config.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+      },
     });
   } catch (error) {
     throw new EngramError('model_load_failed', `could not load ${MINILM_MODEL_ID} from ${config.modelDir}: ${(error as Error).message}`, { cause: error });

@@ -12,6 +12,8 @@ export interface MiniLmWorkerConfig {
   dtype: 'q8' | 'fp32';
   /** onnxruntime's intra-op threads for this worker's session. */
   threads: number;
+  /** Whether onnxruntime's intra-op threads spin while waiting for work (its default: true). */
+  spinning?: boolean;
   maxTokens: number;
 }
 

@@ -32,6 +32,12 @@ export interface MiniLmWorkerPoolOptions {
   /** Number of workers, each with its own session. */
   size: number;
   config: MiniLmWorkerConfig;
+  /**
+   * One more worker, for lone runs: a call of a single run (a search query's text) goes to it when
+   * it is free, so its session can spread the run over several intra-op threads; every other run
+   * goes to the `size` workers. Without it, lone runs go to those like any other.
+   */
+  solo?: MiniLmWorkerConfig;
 }
 
 export interface MiniLmWorkerPool {
@@ -48,6 +54,8 @@ export interface MiniLmWorkerPool {
 
 interface Job {
   texts: string[];
+  /** The job is its caller's only run (it may go to the solo worker). */
+  lone: boolean;
   resolve(vectors: Float32Array): void;
   reject(error: unknown): void;
 }
@@ -64,14 +72,17 @@ interface Slot {
 }
 
 export function createMiniLmWorkerPool(options: MiniLmWorkerPoolOptions): MiniLmWorkerPool {
-  const slots: Array<Slot | undefined> = new Array<Slot | undefined>(options.size).fill(undefined);
+  // Slots 0..size-1 are the workers of options.config; the solo worker, if any, is the last one.
+  const soloIndex = options.solo === undefined ? -1 : options.size;
+  const slots: Array<Slot | undefined> = new Array<Slot | undefined>(options.size + (options.solo === undefined ? 0 : 1)).fill(undefined);
   /** One queue of runs per caller with work left; the head caller goes next, then to the back. */
   const callers: Job[][] = [];
   let closed = false;
   let nextId = 1;
 
   function spawn(index: number): Slot {
-    const worker = new Worker(WORKER_ENTRY, { workerData: options.config, execArgv: WORKER_EXEC_ARGV });
+    const config = index === soloIndex ? options.solo : options.config;
+    const worker = new Worker(WORKER_ENTRY, { workerData: config, execArgv: WORKER_EXEC_ARGV });
     let onReady: (info: MiniLmWorkerReady) => void = () => undefined;
     let onFailed: (error: unknown) => void = () => undefined;
     const loaded = new Promise<MiniLmWorkerReady>((resolve, reject) => {
@@ -134,14 +145,24 @@ export function createMiniLmWorkerPool(options: MiniLmWorkerPoolOptions): MiniLm
     for (const job of callers.splice(0).flat()) job.reject(error);
   }
 
-  /** Hands queued runs to ready workers, the least busy first, callers taking turns. */
+  /** The worker for the next run: an idle solo worker for a lone run, else the least busy other one. */
+  function pick(job: Job): Slot | undefined {
+    const solo = soloIndex < 0 ? undefined : slots[soloIndex];
+    if (job.lone && solo?.ready === true && solo.running.size === 0) return solo;
+    let best: Slot | undefined;
+    slots.forEach((slot, index) => {
+      if (index === soloIndex || slot?.ready !== true || slot.running.size >= RUNS_PER_WORKER) return;
+      if (best === undefined || slot.running.size < best.running.size) best = slot;
+    });
+    // No other worker left at all (they died and are being replaced): the solo one takes anything.
+    if (best === undefined && solo?.ready === true && solo.running.size < RUNS_PER_WORKER && slots.every((s, i) => i === soloIndex || s?.ready !== true)) return solo;
+    return best;
+  }
+
+  /** Hands queued runs to ready workers, callers taking turns. */
   function pump(): void {
     while (callers.length > 0) {
-      let best: Slot | undefined;
-      for (const slot of slots) {
-        if (slot?.ready !== true || slot.running.size >= RUNS_PER_WORKER) continue;
-        if (best === undefined || slot.running.size < best.running.size) best = slot;
-      }
+      const best = pick((callers[0] as Job[])[0] as Job);
       if (best === undefined) return;
       const jobs = callers.shift() as Job[];
       const job = jobs.shift() as Job;
@@ -187,7 +208,8 @@ export function createMiniLmWorkerPool(options: MiniLmWorkerPoolOptions): MiniLm
     submit(runs: string[][]): Array<Promise<Float32Array>> {
       if (closed) return runs.map(() => Promise.reject(new EngramError('embedder_closed', 'the embedder was closed')));
       const jobs: Job[] = [];
-      const answers = runs.map((texts) => new Promise<Float32Array>((resolve, reject) => jobs.push({ texts, resolve, reject })));
+      const lone = runs.length === 1;
+      const answers = runs.map((texts) => new Promise<Float32Array>((resolve, reject) => jobs.push({ texts, lone, resolve, reject })));
       if (jobs.length === 0) return answers;
       callers.push(jobs);
       slots.forEach((slot, index) => {
