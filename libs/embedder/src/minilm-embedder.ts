@@ -8,8 +8,9 @@
  * same time. Measured on 2 shared cores (bench/results/embedder.md), that beats one session with
  * two intra-op threads, whose threads wait on each other whenever one is descheduled. A lone run
  * (a call that is one run: a search query, a single new memory) goes instead to one more worker
- * whose session has an intra-op thread per core, when it is free: one text then finishes ~1.3x
- * sooner on idle cores, the latency a search waits for. Its vectors are bit-identical to the
+ * whose session has an intra-op thread per core, when no worker is busy: one text then finishes
+ * ~1.3x sooner on idle cores, the latency a search waits for (next to busy workers its threads
+ * would only fight them for the cores, which measured 5x worse freshness under load). Its vectors are bit-identical to the
  * single-threaded sessions' (tested: the work is split by output rows, not reordered).
  *
  * Batch invariance: the int8 graph quantizes activations dynamically with one scale per tensor, so
@@ -69,7 +70,7 @@ export interface MiniLmEmbedderOptions {
   spinning?: boolean;
   /**
    * Intra-op threads of one more worker that takes lone runs (a call that is a single run, such as
-   * a search query) while it is free: one text then uses several cores instead of one (on 2 idle
+   * a search query) while no worker is busy: one text then uses several cores instead of one (on 2 idle
    * cores 2 threads embed a short text ~1.5x sooner), while batches keep the single-threaded
    * workers, which hold up better on busy cores. 0: no such worker.
    * @default the cores (at most 4) when there are at least 2, else 0

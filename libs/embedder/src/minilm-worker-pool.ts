@@ -34,8 +34,8 @@ export interface MiniLmWorkerPoolOptions {
   config: MiniLmWorkerConfig;
   /**
    * One more worker, for lone runs: a call of a single run (a search query's text) goes to it when
-   * it is free, so its session can spread the run over several intra-op threads; every other run
-   * goes to the `size` workers. Without it, lone runs go to those like any other.
+   * no worker is busy, so its session can spread the run over several intra-op threads; every other
+   * run goes to the `size` workers. Without it, lone runs go to those like any other.
    */
   solo?: MiniLmWorkerConfig;
 }
@@ -145,10 +145,14 @@ export function createMiniLmWorkerPool(options: MiniLmWorkerPoolOptions): MiniLm
     for (const job of callers.splice(0).flat()) job.reject(error);
   }
 
-  /** The worker for the next run: an idle solo worker for a lone run, else the least busy other one. */
+  /**
+   * The worker for the next run: the solo worker for a lone run when no worker is busy (its threads
+   * then have the cores to themselves; next to busy workers they would only fight them for the
+   * cores), else the least busy other one.
+   */
   function pick(job: Job): Slot | undefined {
     const solo = soloIndex < 0 ? undefined : slots[soloIndex];
-    if (job.lone && solo?.ready === true && solo.running.size === 0) return solo;
+    if (job.lone && solo?.ready === true && slots.every((slot) => slot === undefined || slot.running.size === 0)) return solo;
     let best: Slot | undefined;
     slots.forEach((slot, index) => {
       if (index === soloIndex || slot?.ready !== true || slot.running.size >= RUNS_PER_WORKER) return;
