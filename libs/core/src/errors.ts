@@ -55,3 +55,37 @@ export class UnavailableError extends EngramError {
 export function isEngramError(error: unknown): error is EngramError {
   return error instanceof EngramError;
 }
+
+/**
+ * An error as it crosses a thread boundary (worker threads): structured clone keeps only a plain
+ * Error's name, message and stack, so an EngramError travels as this and is rebuilt on arrival.
+ */
+export interface WireError {
+  name: string;
+  message: string;
+  code?: string;
+  retriable?: boolean;
+  details?: Record<string, unknown>;
+}
+
+export function errorToWire(error: unknown): WireError {
+  if (error instanceof EngramError) {
+    const wire: WireError = { name: error.name, message: error.message, code: error.code, retriable: error.retriable };
+    if (error.details !== undefined) wire.details = error.details;
+    return wire;
+  }
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}
+
+/** Rebuilds an error sent by {@link errorToWire}: Engram errors keep code, retriable and details; others stay plain. */
+export function errorFromWire(wire: WireError): Error {
+  if (wire.code === undefined) {
+    const error = new Error(wire.message);
+    error.name = wire.name;
+    return error;
+  }
+  const options: { retriable?: boolean; details?: Record<string, unknown> } = { retriable: wire.retriable ?? false };
+  if (wire.details !== undefined) options.details = wire.details;
+  return new EngramError(wire.code, wire.message, options);
+}

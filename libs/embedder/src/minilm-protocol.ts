@@ -4,7 +4,7 @@
  * ends), then exactly one response per `embed` request, with the request's id. Vectors come back packed in one
  * Float32Array whose buffer is transferred, not copied.
  */
-import { EngramError } from '@engram/core';
+import type { WireError } from '@engram/core';
 
 /** `workerData` of an inference worker. */
 export interface MiniLmWorkerConfig {
@@ -29,36 +29,8 @@ export type WorkerRequest =
   /** Releases the session and closes the port, which ends the worker. */
   | { id: number; op: 'close' };
 
-/** An error as it crosses the thread boundary: structured clone keeps only name, message and stack. */
-export interface WireError {
-  name: string;
-  message: string;
-  code?: string;
-  details?: Record<string, unknown>;
-}
-
 export type WorkerMessage =
   | { type: 'ready'; info: MiniLmWorkerReady }
   | { type: 'failed'; error: WireError }
   | { type: 'result'; id: number; vectors: Float32Array }
   | { type: 'error'; id: number; error: WireError };
-
-export function toWire(error: unknown): WireError {
-  if (error instanceof EngramError) {
-    const wire: WireError = { name: error.name, message: error.message, code: error.code };
-    if (error.details !== undefined) wire.details = error.details;
-    return wire;
-  }
-  if (error instanceof Error) return { name: error.name, message: error.message };
-  return { name: 'Error', message: String(error) };
-}
-
-/** Rebuilds an error from a worker: Engram errors keep their code and details, others stay plain. */
-export function fromWire(wire: WireError): Error {
-  if (wire.code === undefined) {
-    const error = new Error(wire.message);
-    error.name = wire.name;
-    return error;
-  }
-  return new EngramError(wire.code, wire.message, wire.details === undefined ? {} : { details: wire.details });
-}

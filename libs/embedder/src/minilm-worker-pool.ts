@@ -9,8 +9,7 @@
  * and the next run starts a replacement.
  */
 import { Worker } from 'node:worker_threads';
-import { EngramError, UnavailableError } from '@engram/core';
-import { fromWire } from './minilm-protocol.js';
+import { EngramError, UnavailableError, errorFromWire } from '@engram/core';
 import type { MiniLmWorkerConfig, MiniLmWorkerReady, WorkerMessage, WorkerRequest } from './minilm-protocol.js';
 
 const WORKER_ENTRY = new URL('./minilm-worker.mjs', import.meta.url);
@@ -103,7 +102,7 @@ export function createMiniLmWorkerPool(options: MiniLmWorkerPoolOptions): MiniLm
           return;
         case 'failed':
           // The worker ends by itself: see stop() for why it is never terminated.
-          slot.cause = fromWire(message.error);
+          slot.cause = errorFromWire(message.error);
           onFailed(slot.cause);
           return;
         case 'result':
@@ -111,7 +110,7 @@ export function createMiniLmWorkerPool(options: MiniLmWorkerPoolOptions): MiniLm
           pump();
           return;
         case 'error':
-          settle(slot, message.id)?.reject(fromWire(message.error));
+          settle(slot, message.id)?.reject(errorFromWire(message.error));
           pump();
       }
     });

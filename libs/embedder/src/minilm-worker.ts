@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { loadMiniLmModel } from './minilm-model.js';
 import type { MiniLmModel } from './minilm-model.js';
-import { toWire } from './minilm-protocol.js';
+import { errorToWire } from '@engram/core';
 import type { MiniLmWorkerConfig, WorkerMessage, WorkerRequest } from './minilm-protocol.js';
 
 const port = parentPort as MessagePort;
@@ -28,7 +28,7 @@ async function handle(model: MiniLmModel, request: WorkerRequest): Promise<void>
     const vectors = await model.embedRun(request.texts);
     send({ type: 'result', id: request.id, vectors }, [vectors.buffer as ArrayBuffer]);
   } catch (error) {
-    send({ type: 'error', id: request.id, error: toWire(error) });
+    send({ type: 'error', id: request.id, error: errorToWire(error) });
   }
 }
 
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     model = await loadMiniLmModel(workerData as MiniLmWorkerConfig);
   } catch (error) {
     // Then the worker ends, having nothing to listen to.
-    send({ type: 'failed', error: toWire(error) });
+    send({ type: 'failed', error: errorToWire(error) });
     return;
   }
   // Requests run strictly in arrival order: the pool keeps a second one queued here so that the

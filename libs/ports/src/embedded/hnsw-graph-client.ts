@@ -9,8 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ResourceLimits, Transferable } from 'node:worker_threads';
-import { EngramError, UnavailableError } from '@engram/core';
-import { fromWire } from './hnsw-protocol.js';
+import { EngramError, UnavailableError, errorFromWire } from '@engram/core';
 import type { GraphRequest, GraphWorkerConfig, LoadedCollection, RequestEnvelope, ResponseEnvelope } from './hnsw-protocol.js';
 
 const WORKER_ENTRY = new URL('./hnsw-graph-worker.mjs', import.meta.url);
@@ -97,7 +96,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     worker.on('message', (response: ResponseEnvelope) => {
       const entry = settle(conn, response.id);
       if (response.ok) entry?.resolve(response.value);
-      else entry?.reject(fromWire(response.error));
+      else entry?.reject(errorFromWire(response.error));
     });
     worker.on('error', (error) => {
       conn.cause ??= error;

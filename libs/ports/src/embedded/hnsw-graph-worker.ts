@@ -14,9 +14,9 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
+import { errorToWire } from '@engram/core';
 import type { VectorFields, VectorHit } from '../vector-index.js';
 import { HnswCollection } from './hnsw-collection.js';
-import { toWire } from './hnsw-protocol.js';
 import type { GraphRequest, GraphWorkerConfig, LoadedCollection, RequestEnvelope, ResponseEnvelope } from './hnsw-protocol.js';
 import { createGraph, loadCollection } from './hnsw-recovery.js';
 import { writeSnapshot } from './hnsw-snapshot.js';
@@ -162,6 +162,6 @@ port.on('message', ({ id, request }: RequestEnvelope) => {
       const transfer = request.op === 'load' ? (value as LoadedCollection[]).map((c) => c.labels.buffer as ArrayBuffer) : [];
       port.postMessage({ id, ok: true, value } satisfies ResponseEnvelope, transfer);
     },
-    (error: unknown) => port.postMessage({ id, ok: false, error: toWire(error) } satisfies ResponseEnvelope),
+    (error: unknown) => port.postMessage({ id, ok: false, error: errorToWire(error) } satisfies ResponseEnvelope),
   );
 });

@@ -3,7 +3,7 @@
  * carries an id and gets exactly one response with that id. Vectors travel as Float32Arrays whose
  * buffers are transferred, not copied: an upsert packs its vectors into one array.
  */
-import { EngramError } from '@engram/core';
+import type { WireError } from '@engram/core';
 import type { CollectionSpec, VectorFields, VectorFilter } from '../vector-index.js';
 import type { SearchTuning } from './hnsw-search-plan.js';
 import type { GraphSettings } from './hnsw-recovery.js';
@@ -47,35 +47,4 @@ export interface RequestEnvelope {
   request: GraphRequest;
 }
 
-/** An error as it crosses the thread boundary: structured clone keeps only name, message and stack. */
-export interface WireError {
-  name: string;
-  message: string;
-  code?: string;
-  retriable?: boolean;
-  details?: Record<string, unknown>;
-}
-
 export type ResponseEnvelope = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
-
-export function toWire(error: unknown): WireError {
-  if (error instanceof EngramError) {
-    const wire: WireError = { name: error.name, message: error.message, code: error.code, retriable: error.retriable };
-    if (error.details !== undefined) wire.details = error.details;
-    return wire;
-  }
-  if (error instanceof Error) return { name: error.name, message: error.message };
-  return { name: 'Error', message: String(error) };
-}
-
-/** Rebuilds an error from the worker: Engram errors keep code and retriable, others stay plain. */
-export function fromWire(wire: WireError): Error {
-  if (wire.code === undefined) {
-    const error = new Error(wire.message);
-    error.name = wire.name;
-    return error;
-  }
-  const options: { retriable?: boolean; details?: Record<string, unknown> } = { retriable: wire.retriable ?? false };
-  if (wire.details !== undefined) options.details = wire.details;
-  return new EngramError(wire.code, wire.message, options);
-}
