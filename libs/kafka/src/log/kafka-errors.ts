@@ -48,6 +48,23 @@ const UNAVAILABLE = new Set([
 ]);
 
 /**
+ * Protocol errors of a consumer group changing under a member (a rebalance, a coordinator moving).
+ * kafkajs marks some of them non-retriable, but for a worker they are not the records' fault: the
+ * commit is lost, the records are delivered again (to this member or the new owner) and skipped as
+ * already applied. So they map to the retriable `group_rebalanced`, which the consumer loop logs and
+ * carries on from, instead of ending the process.
+ */
+const REBALANCE_TYPES = new Set([
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'GROUP_LOAD_IN_PROGRESS',
+  'FENCED_INSTANCE_ID',
+]);
+
+/**
  * @param what the operation, for the message (`append to memory-events`).
  * @param topic named in `topic_not_found`.
  */
@@ -59,6 +76,9 @@ export function fromKafkaError(error: unknown, what: string, topic?: string): En
     return new NotFoundError('topic_not_found', `topic ${topic} does not exist`, { topic });
   }
   const message = `${what}: ${inner.message ?? outer.message ?? String(error)}`;
+  if (chain(error).some((e) => REBALANCE_TYPES.has(e.type ?? ''))) {
+    return new EngramError('group_rebalanced', `${message} (the consumer group changed; the records will be delivered again)`, { retriable: true, cause: error });
+  }
   const unavailable = chain(error).some((e) => UNAVAILABLE.has(e.name ?? '') || e.name === 'KafkaJSNumberOfRetriesExceeded' || UNAVAILABLE_MESSAGE.test(e.message ?? ''));
   if (unavailable) {
     return new UnavailableError('log_unavailable', `the Kafka log is unavailable (${message})`, { cause: error });
