@@ -96,9 +96,9 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   if (roles.has('enrichment')) loops.push(startEnrichmentWorker({ ...common, group: groups.enrichment, embedder: need(ports.embedder, 'embedder'), maxBatch: config.embedBatchMax, lingerMs: config.embedLingerMs }));
   if (roles.has('projection')) {
     const kv = need(ports.kv, 'kv');
-    loops.push(startProjectionWorker({ ...common, group: groups.projection, kv, cache: need(ports.cache, 'cache'), watermarks: watermarks! }));
-    loops.push(startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: watermarks!, changelogWatermarks: changelogWatermarks!, stateAppended }));
-    loops.push(startVectorIndexer({ ...common, group: groups.vectors, kv, vectors: need(ports.vectors, 'vectors'), collections: need(collections, 'vectors'), kvWatermarks: watermarks!, vectorWatermarks: vectorWatermarks! }));
+    loops.push(startProjectionWorker({ ...common, group: groups.projection, kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, maxBatch: config.projectionBatchMax }));
+    loops.push(startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: watermarks!, changelogWatermarks: changelogWatermarks!, stateAppended, maxBatch: config.projectionBatchMax }));
+    loops.push(startVectorIndexer({ ...common, group: groups.vectors, kv, vectors: need(ports.vectors, 'vectors'), collections: need(collections, 'vectors'), kvWatermarks: watermarks!, vectorWatermarks: vectorWatermarks!, maxBatch: config.vectorBatchMax }));
   }
   const ingest = roles.has('ingest') || roles.has('projection') ? createIngestService({ log, codecs, topics, limits: config.limits, clock: createHybridClock(), telemetry }) : undefined;
   const sweeper = roles.has('projection') ? startExpirySweeper({ kv: need(ports.kv, 'kv'), ingest: ingest!, telemetry, intervalMs: config.expirySweepMs }) : undefined;

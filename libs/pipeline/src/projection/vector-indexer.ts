@@ -35,7 +35,7 @@ export interface VectorIndexerOptions {
   telemetry: Telemetry;
   /** @default 'engram-vectors' */
   group?: string;
-  /** @default 2000 */
+  /** Records per vector index batch (ENGRAM_VECTOR_BATCH_MAX). @default 100 */
   maxBatch?: number;
 }
 
@@ -47,7 +47,7 @@ export function startVectorIndexer(options: VectorIndexerOptions): ConsumerLoop 
     handle: createVectorIndexBatch(options),
     deadLetters: options.deadLetters,
     telemetry: options.telemetry,
-    maxRecords: options.maxBatch ?? 2000,
+    maxRecords: options.maxBatch ?? 100,
   });
 }
 
