@@ -31,7 +31,7 @@ export interface ChangelogEmitterOptions {
   telemetry: Telemetry;
   /** @default 'engram-changelog' */
   group?: string;
-  /** (ENGRAM_PROJECTION_BATCH_MAX) @default 200 */
+  /** (ENGRAM_PROJECTION_BATCH_MAX) @default 500 */
   maxBatch?: number;
 }
 
@@ -43,7 +43,7 @@ export function startChangelogEmitter(options: ChangelogEmitterOptions): Consume
     handle: createChangelogBatch(options),
     deadLetters: options.deadLetters,
     telemetry: options.telemetry,
-    maxRecords: options.maxBatch ?? 200,
+    maxRecords: options.maxBatch ?? 500,
   });
 }
 

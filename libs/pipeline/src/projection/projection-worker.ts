@@ -6,7 +6,7 @@ import { createProjector, type ProjectorDeps } from './projector.js';
 export interface ProjectionWorkerOptions extends ProjectorDeps {
   /** @default 'engram-projection' */
   group?: string;
-  /** Records per KV batch; smaller batches keep the event loop free for requests (ENGRAM_PROJECTION_BATCH_MAX). @default 200 */
+  /** Records per KV batch; smaller batches keep the event loop free for requests (ENGRAM_PROJECTION_BATCH_MAX). @default 500 */
   maxBatch?: number;
 }
 
@@ -21,6 +21,6 @@ export function startProjectionWorker(options: ProjectionWorkerOptions): Consume
     },
     deadLetters: options.deadLetters,
     telemetry: options.telemetry,
-    maxRecords: options.maxBatch ?? 200,
+    maxRecords: options.maxBatch ?? 500,
   });
 }
