@@ -65,6 +65,13 @@ const REBALANCE_TYPES = new Set([
 ]);
 
 /**
+ * kafkajs restarts a consumer whose run crashed (a broker outage); a commit in between finds no group
+ * ("Consumer group was not initialized, consumer#run must be called first"). Same as a rebalance for
+ * the worker: the commit is lost and the records come again.
+ */
+const RESTARTING_MESSAGE = /Consumer group was not initialized/;
+
+/**
  * @param what the operation, for the message (`append to memory-events`).
  * @param topic named in `topic_not_found`.
  */
@@ -76,7 +83,7 @@ export function fromKafkaError(error: unknown, what: string, topic?: string): En
     return new NotFoundError('topic_not_found', `topic ${topic} does not exist`, { topic });
   }
   const message = `${what}: ${inner.message ?? outer.message ?? String(error)}`;
-  if (chain(error).some((e) => REBALANCE_TYPES.has(e.type ?? ''))) {
+  if (chain(error).some((e) => REBALANCE_TYPES.has(e.type ?? '') || RESTARTING_MESSAGE.test(e.message ?? ''))) {
     return new EngramError('group_rebalanced', `${message} (the consumer group changed; the records will be delivered again)`, { retriable: true, cause: error });
   }
   const unavailable = chain(error).some((e) => UNAVAILABLE.has(e.name ?? '') || e.name === 'KafkaJSNumberOfRetriesExceeded' || UNAVAILABLE_MESSAGE.test(e.message ?? ''));

@@ -18,6 +18,13 @@ describe('fromKafkaError', () => {
     }
   });
 
+  it('maps a commit while kafkajs restarts a crashed consumer to group_rebalanced too (seen after a broker outage)', () => {
+    const restarting = Object.assign(new Error('Consumer group was not initialized, consumer#run must be called first'), { name: 'KafkaJSNonRetriableError', retriable: false });
+    const error = fromKafkaError(restarting, 'commit offsets of group g on t', 't');
+    assert.equal(error.code, 'group_rebalanced');
+    assert.equal(error.retriable, true);
+  });
+
   it('keeps other protocol errors as log_error with kafkajs\' retriable flag, and a lost connection as log_unavailable', () => {
     const fatal = fromKafkaError(wrapped('INVALID_REQUIRED_ACKS', 'bad acks'), 'append to t', 't');
     assert.equal(fatal.code, 'log_error');
