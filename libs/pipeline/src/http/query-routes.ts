@@ -69,9 +69,10 @@ export function queryRoutes(deps: { query: QueryService; search: SearchService; 
       handler: async (ctx) => {
         const abort = new AbortController();
         const from = optional(ctx.query, 'from') ?? (ctx.req.headers['last-event-id'] as string | undefined);
-        const feed = deps.subscriptions.subscribe(ctx.principal.tenant, { namespacePrefix: optional(ctx.query, 'namespacePrefix'), from, abort: abort.signal });
         // The response, not the request, closes when the client goes away.
         ctx.res.on('close', () => abort.abort());
+        // Awaited before the headers: the stream's start is fixed before the client sees it open.
+        const feed = await deps.subscriptions.subscribe(ctx.principal.tenant, { namespacePrefix: optional(ctx.query, 'namespacePrefix'), from, abort: abort.signal });
         ctx.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
         ctx.res.write(': subscribed\n\n');
         const heartbeat = setInterval(() => ctx.res.write(': keep-alive\n\n'), 15_000);

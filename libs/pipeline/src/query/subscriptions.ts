@@ -20,22 +20,28 @@ export interface StateChange {
 
 export interface SubscriptionService {
   /**
-   * Changes for the tenant under the prefix until `abort` fires. Without `from`, starts at the end.
-   * Validates its arguments before returning, so a bad token is an error, not an empty stream.
+   * Changes for the tenant under the prefix until `abort` fires. Without `from`, starts at the end
+   * of the changelog as it is when the returned promise resolves: every change appended after that
+   * is delivered (so a client that writes once it sees the stream open misses none of its writes).
+   * Validates its arguments before resolving, so a bad token is an error, not an empty stream.
    */
-  subscribe(tenant: string, options: { namespacePrefix?: string; from?: string; abort: AbortSignal }): AsyncGenerator<StateChange>;
+  subscribe(tenant: string, options: { namespacePrefix?: string; from?: string; abort: AbortSignal }): Promise<AsyncGenerator<StateChange>>;
 }
 
 export function createSubscriptionService(deps: { log: EventLog; codecs: PipelineCodecs; topics: Topics; stateAppended: Signal; pollMs?: number }): SubscriptionService {
   const { log, topics } = deps;
-  async function* changes(tenant: string, from: PositionMap | undefined, options: { namespacePrefix?: string; abort: AbortSignal }): AsyncGenerator<StateChange> {
-      // Next offset to read per partition. A token names the last delivered offset (inclusive).
-      const next = new Map<number, number>();
-      if (from) {
-        for (let p = 0; p < topics.partitions; p++) next.set(p, (from.get(p) ?? -1) + 1);
-      } else {
-        (await log.endOffsets(topics.state)).forEach((o, p) => next.set(p, o));
-      }
+  /** Next offset to read per partition: after the token's (which names the last delivered offset, inclusive), else the end now. */
+  async function startAt(from: PositionMap | undefined): Promise<Map<number, number>> {
+    const next = new Map<number, number>();
+    if (from) {
+      for (let p = 0; p < topics.partitions; p++) next.set(p, (from.get(p) ?? -1) + 1);
+    } else {
+      (await log.endOffsets(topics.state)).forEach((o, p) => next.set(p, o));
+    }
+    return next;
+  }
+
+  async function* changes(tenant: string, next: Map<number, number>, options: { namespacePrefix?: string; abort: AbortSignal }): AsyncGenerator<StateChange> {
       while (!options.abort.aborted) {
         let read = 0;
         for (let p = 0; p < topics.partitions && !options.abort.aborted; p++) {
@@ -55,12 +61,13 @@ export function createSubscriptionService(deps: { log: EventLog; codecs: Pipelin
   }
 
   return {
-    subscribe(tenant, options) {
+    async subscribe(tenant, options) {
       const from = options.from ? decodeToken(options.from) : undefined;
       for (const p of from?.keys() ?? []) {
         if (p >= topics.partitions) throw new ValidationError('invalid_token', `the token names partition ${p}, there are ${topics.partitions}`, { field: 'from' });
       }
-      return changes(tenant, from, options);
+      // The start is fixed here, before the caller tells its client the stream is open.
+      return changes(tenant, await startAt(from), options);
     },
   };
 }
