@@ -21,10 +21,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { MINILM_MODEL_ID, createMiniLmEmbedder, onnxFileName } from '@engram/embedder';
 import { intOption, parseBenchArgs } from './lib/args.js';
 import { printMachine } from './lib/machine.js';
+import { benchModelDir } from './lib/model-dir.js';
 import { pairedRatio, printJsonLine, printTable } from './lib/report.js';
 import type { Cell } from './lib/report.js';
 import { createRawMiniLm } from './lib/raw-minilm.js';
@@ -34,8 +34,7 @@ import { sentences } from './lib/sentences.js';
 import { nowMs } from './lib/timer.js';
 
 const args = parseBenchArgs(undefined, 3);
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const modelDir = process.env['ENGRAM_MODEL_DIR'] ?? join(repoRoot, '.cache', 'models');
+const modelDir = benchModelDir();
 const maxTokens = 256; // the embedder's default, given to the raw path too
 const batches = typeof args.values['batches'] === 'string' ? args.values['batches'].split(',').map(Number) : [1, 8, 32, 128];
 const lengths = [

@@ -29,6 +29,7 @@ import { intOption, parseBenchArgs } from './lib/args.js';
 import { mergeTokens, postEvents, waitForToken, withEngramServer } from './lib/engram-server.js';
 import { openLoop, runConcurrently, type HttpClient } from './lib/http-load.js';
 import { printMachine } from './lib/machine.js';
+import { benchModelDir } from './lib/model-dir.js';
 import { eventBodies, memoryEvent } from './lib/memory-events.js';
 import { printJsonLine, printTable } from './lib/report.js';
 import { repeat, type Metrics } from './lib/runner.js';
@@ -47,7 +48,7 @@ const embedder = args.values.embedder ?? 'hash';
 if (embedder !== 'hash' && embedder !== 'minilm') throw new Error(`--embedder must be hash or minilm, got ${String(embedder)}`);
 const lingerMs = Number(args.values.linger ?? 0);
 const serverEnv: Record<string, string> = { ENGRAM_EMBEDDER: String(embedder), ENGRAM_EMBED_LINGER_MS: String(lingerMs) };
-if (embedder === 'minilm') serverEnv.ENGRAM_MODEL_DIR = process.env['ENGRAM_MODEL_DIR'] ?? new URL('../.cache/models', import.meta.url).pathname;
+if (embedder === 'minilm') serverEnv.ENGRAM_MODEL_DIR = benchModelDir();
 
 const machine = printMachine();
 console.log(`freshness: embedder ${String(embedder)}, linger ${lingerMs} ms; capacity from ${capacityEvents} text events; load at ${fraction} × capacity in POSTs of ${bgBatch} for ${seconds} s; ${probesPerS} probes/s`);

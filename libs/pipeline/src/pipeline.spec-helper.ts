@@ -12,7 +12,7 @@ import { createPipelineCodecs, type PipelineCodecs } from './codecs.js';
 import type { DeadLetterSink } from './dead-letters.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
 import { createTopics, eventRecordKey, topicSpecs, type Topics } from './topics.js';
-import { clientModel } from './projection/vector-collections.js';
+import { clientEmbedding } from './projection/vector-collections.js';
 
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'engram-'));
@@ -147,10 +147,7 @@ export async function appendEnriched(env: LogEnv, embedder: Embedder, events: Me
       const { id, revision, dims } = embedder.model;
       enriched.embeddings.push({ modality: 'text', model: id, revision, dims, vector: vector! });
     }
-    for (const [modality, values] of Object.entries(event.vectors ?? {})) {
-      const client = clientModel(modality);
-      enriched.embeddings.push({ modality, model: client.id, revision: client.revision, dims: values.length, vector: Float32Array.from(values) });
-    }
+    for (const [modality, values] of Object.entries(event.vectors ?? {})) enriched.embeddings.push(clientEmbedding(modality, values));
     const [stored] = await env.log.append(env.topics.enriched, [{ key, partition, value: env.codecs.enriched.encode(enriched) }]);
     records.push(...(await env.log.read(env.topics.enriched, partition, stored!.offset, 1)));
   }

@@ -14,7 +14,7 @@ import { nextOffsets, startConsumerLoop, type ConsumerLoop } from '../consumer-l
 import type { DeadLetterSink } from '../dead-letters.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Topics } from '../topics.js';
-import { clientModel } from '../projection/vector-collections.js';
+import { clientEmbedding } from '../projection/vector-collections.js';
 
 export interface EnrichmentWorkerOptions {
   log: EventLog;
@@ -97,10 +97,7 @@ export function createEnricher(options: EnrichmentWorkerOptions, group: string, 
       const embeddings: Embedding[] = [];
       const vector = textVector.get(event);
       if (vector) embeddings.push({ modality: 'text', model: embedder.model.id, revision: embedder.model.revision, dims: embedder.model.dims, vector });
-      for (const [modality, values] of Object.entries(event.vectors ?? {})) {
-        const client = clientModel(modality);
-        embeddings.push({ modality, model: client.id, revision: client.revision, dims: values.length, vector: Float32Array.from(values) });
-      }
+      for (const [modality, values] of Object.entries(event.vectors ?? {})) embeddings.push(clientEmbedding(modality, values));
       const enriched: EnrichedEvent = { event, source: { partition: record.partition, offset: record.offset }, embeddings };
       if (failure && toEmbed.some((t) => t.event === event)) enriched.enrichmentError = failure.message;
       return { key: record.key, partition: record.partition, value: codecs.enriched.encode(enriched), headers: record.headers };

@@ -14,7 +14,7 @@
  * The vector index and the changelog are fed by their own consumers from what is stored here, so the
  * slower HNSW inserts never hold back state, history and keyword search.
  */
-import { applyEvent, encodeEntityId, hlcWallMs, type EnrichedEvent, type MemoryEvent, type MemoryState } from '@engram/core';
+import { applyEvent, encodeEntityId, hlcWallMs, type EnrichedEvent, type Embedding, type MemoryEvent, type MemoryState } from '@engram/core';
 import { embeddingModelKey, type Cache, type EventLog, type KvOp, type KvStore, type StoredRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
 import type { DeadLetterSink } from '../dead-letters.js';
@@ -24,7 +24,7 @@ import type { Telemetry } from '../telemetry.js';
 import type { Topics } from '../topics.js';
 import { stateMemoFor, type StateMemo } from '../query/state-memo.js';
 import type { AppliedWatermarks, Watermark } from './applied-watermarks.js';
-import { recordHandoffFor, type HandedOn } from './record-handoff.js';
+import { recordHandoffFor, summarizeRecord, type HandedOn } from './record-handoff.js';
 import { encodeVector, type StoredEmbeddings } from './vector-updates.js';
 
 export interface ProjectorDeps {
@@ -83,7 +83,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
           mark.sourceOffset = Math.max(mark.sourceOffset, enriched.source.offset);
           const entityId = encodeEntityId(enriched.event);
           fresh.push({ record, enriched, entityId });
-          summaries.push({ partition: record.partition, offset: record.offset, summary: { entityId, deleted: enriched.event.type === 'MemoryDeleted', sourceOffset: enriched.source.offset } });
+          summaries.push({ partition: record.partition, offset: record.offset, summary: summarizeRecord(enriched, entityId) });
         } catch (error) {
           await deps.deadLetters.send(record, { code: 'undecodable_record', reason: String((error as Error).message), attempts: 1 });
           summaries.push({ partition: record.partition, offset: record.offset, summary: null });
@@ -114,7 +114,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
             const next: StoredEmbeddings = { ...(t.embeddings ?? {}) };
             // New text that could not be embedded: the old text's vector must not answer for it.
             if (dropsTextVector(enriched)) delete next.text;
-            for (const e of enriched.embeddings) next[e.modality] = { model: embeddingModelKey({ id: e.model, revision: e.revision }), vector: encodeVector(e.vector) };
+            for (const e of enriched.embeddings) next[e.modality] = { model: modelKeyOf(e), vector: encodeVector(e.vector) };
             t.embeddings = Object.keys(next).length > 0 ? next : undefined;
             t.newEmbeddings = true;
           }
@@ -169,8 +169,13 @@ export function createProjector(deps: ProjectorDeps): Projector {
 
 /** The key (`<id>@<revision>`) of the model that embedded the event's text, recorded on the state. */
 function textModel(enriched: EnrichedEvent): string | undefined {
-  for (const e of enriched.embeddings) if (e.modality === 'text') return embeddingModelKey({ id: e.model, revision: e.revision });
+  for (const e of enriched.embeddings) if (e.modality === 'text') return modelKeyOf(e);
   return undefined;
+}
+
+/** The key (`<id>@<revision>`) of the model that made an embedding. */
+function modelKeyOf(e: Embedding): string {
+  return embeddingModelKey({ id: e.model, revision: e.revision });
 }
 
 /** The event sets a text that has no vector (enrichment failed, or the text is empty). */

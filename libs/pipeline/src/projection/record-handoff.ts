@@ -14,6 +14,7 @@
  * also means "KV holds its effects": a follower waiting here waits no longer than it would for the
  * KV watermark.
  */
+import { encodeEntityId, type EnrichedEvent } from '@engram/core';
 import type { EventLog } from '@engram/ports';
 import { createSignal } from '../signal.js';
 
@@ -23,6 +24,11 @@ export interface RecordSummary {
   deleted: boolean;
   /** Offset of the event in `memory-events` (what watermarks and tokens count). */
   sourceOffset: number;
+}
+
+/** What a follower needs of a decoded `memory-enriched` record. */
+export function summarizeRecord(enriched: EnrichedEvent, entityId = encodeEntityId(enriched.event)): RecordSummary {
+  return { entityId, deleted: enriched.event.type === 'MemoryDeleted', sourceOffset: enriched.source.offset };
 }
 
 /** `null`: the projector could not decode the record (it went to the dead-letter topic). */

@@ -6,13 +6,13 @@
  * newest version (never an older one), and redelivery is harmless when its effects are version-guarded
  * or idempotent.
  */
-import { encodeEntityId, type MemoryState } from '@engram/core';
+import type { MemoryState } from '@engram/core';
 import type { KvStore, StoredRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
 import { embeddingKey, json, parseJson, stateKey } from '../kv-keys.js';
 import { stateMemoFor } from '../query/state-memo.js';
 import type { AppliedWatermarks, Watermark } from './applied-watermarks.js';
-import type { HandedOn, RecordHandoff } from './record-handoff.js';
+import { summarizeRecord, type HandedOn, type RecordHandoff } from './record-handoff.js';
 import type { StoredEmbeddings } from './vector-updates.js';
 
 export interface FollowedEntity {
@@ -71,7 +71,7 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
       }
       // A record the projection could not decode was dead-lettered there; here it is simply skipped.
       const enriched = await codecs.enriched.decode(record.value!).catch(() => undefined);
-      out.push(enriched ? { entityId: encodeEntityId(enriched.event), deleted: enriched.event.type === 'MemoryDeleted', sourceOffset: enriched.source.offset } : null);
+      out.push(enriched ? summarizeRecord(enriched) : null);
     }
     return out;
   }

@@ -5,12 +5,18 @@
  * model's id and the revision of its weights; `client:<modality>` at revision 1 for client vectors,
  * so a query can only be compared with its own kind.
  */
-import { EngramError, isEngramError } from '@engram/core';
+import { EngramError, isEngramError, type Embedding } from '@engram/core';
 import { embeddingModelKey, type CollectionSpec, type EmbeddingModelInfo, type VectorIndex } from '@engram/ports';
 
 /** The model recorded for client-computed vectors of `modality`. */
-export function clientModel(modality: string): { id: string; revision: string } {
+function clientModel(modality: string): { id: string; revision: string } {
   return { id: `client:${modality}`, revision: '1' };
+}
+
+/** A client-computed vector as the enrichment worker records it on the enriched event. */
+export function clientEmbedding(modality: string, values: number[]): Embedding {
+  const { id, revision } = clientModel(modality);
+  return { modality, model: id, revision, dims: values.length, vector: Float32Array.from(values) };
 }
 
 export interface VectorCollections {

@@ -45,10 +45,15 @@ export async function loadCollection(store: HnswStore, record: CollectionRecord,
     if (vector === undefined) throw new EngramError('vector_index_corrupt', `collection ${spec.name}: item ${id} has no stored vector`);
     return vector;
   };
-  // Every vector is read, not only those the snapshot lacks: exact search keeps its own copy.
-  for (const { id, row } of live) collection.record(id, row.label, row.fields, vectorOf(id));
+  // Every vector is read (once), not only those the snapshot lacks: exact search keeps its own copy.
+  const uncovered: Array<{ label: number; vector: Float32Array }> = [];
+  for (const { id, row } of live) {
+    const vector = vectorOf(id);
+    collection.record(id, row.label, row.fields, vector);
+    if (row.seq > coveredSeq) uncovered.push({ label: row.label, vector });
+  }
   if (snapshot !== undefined) collection.hideOrphanLabels();
-  for (const { id, row } of live) if (row.seq > coveredSeq) collection.addToGraph(row.label, vectorOf(id));
+  for (const { label, vector } of uncovered) collection.addToGraph(label, vector);
   collection.seq = record.seq;
   collection.snapshotSeq = coveredSeq;
   return collection;
