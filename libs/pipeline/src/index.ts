@@ -14,6 +14,7 @@ export * from './projection/expiry-sweeper.js';
 export * from './projection/state-follower.js';
 export * from './projection/projector.js';
 export * from './projection/projection-worker.js';
+export * from './projection/record-handoff.js';
 export * from './projection/vector-collections.js';
 export * from './projection/vector-indexer.js';
 export * from './projection/vector-updates.js';

@@ -101,5 +101,7 @@ export interface EventLog {
   /** Committed offsets of a group (next to read), per partition; 0 where nothing is committed. */
   committedOffsets(group: string, topic: string): Promise<number[]>;
   consumer(options: ConsumerOptions): LogConsumer;
+  /** As KvStore.refreshSnapshot: the next read sees every append committed so far, by any thread. Absent: reads are always current. */
+  refreshSnapshot?(): void;
   close(): Promise<void>;
 }

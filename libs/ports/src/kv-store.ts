@@ -33,5 +33,11 @@ export interface KvStore {
   /** All ops or none; resolves once durable. */
   batch(ops: KvOp[]): Promise<void>;
   scan(options: ScanOptions): Promise<ScanPage>;
+  /**
+   * Makes the next read see every write committed so far, by any thread or process. An embedded
+   * store may serve reads from one snapshot for a moment (lmdb-js keeps a read transaction until the
+   * next timer turn); call this when another thread says it has committed. Absent: reads are always current.
+   */
+  refreshSnapshot?(): void;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 /** Operations routes: liveness, readiness per dependency, Prometheus metrics, OpenAPI. No auth. */
-import type { Registry } from 'prom-client';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import { openApiDocument } from './openapi.js';
 import type { Route } from './router.js';
 
@@ -9,7 +9,10 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
-export function opsRoutes(deps: { registry: Registry; checks: ReadinessCheck[]; isReady: () => boolean }): Route[] {
+/** Another thread's metrics (prom-client's JSON form), summed into this process's at each scrape. */
+export type MetricsSource = () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
+
+export function opsRoutes(deps: { registry: Registry; checks: ReadinessCheck[]; isReady: () => boolean; otherThreads?: MetricsSource[] }): Route[] {
   return [
     { method: 'GET', pattern: '/healthz', auth: false, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
     {
@@ -36,7 +39,11 @@ export function opsRoutes(deps: { registry: Registry; checks: ReadinessCheck[]; 
       pattern: '/metrics',
       auth: false,
       handler: async (ctx) => {
-        const text = await deps.registry.metrics();
+        const others = deps.otherThreads ?? [];
+        const text =
+          others.length === 0
+            ? await deps.registry.metrics()
+            : await AggregatorRegistry.aggregate([await deps.registry.getMetricsAsJSON(), ...(await Promise.all(others.map((source) => source())))]).metrics();
         ctx.res.writeHead(200, { 'content-type': deps.registry.contentType });
         ctx.res.end(text);
         return undefined;

@@ -49,7 +49,11 @@ export interface RecordHandoff {
    * otherwise.
    */
   waitPassed(partition: number, offset: number, timeoutMs: number): Promise<boolean>;
+  /** Calls `listener` after every publish (the projection thread passes its summaries on to the main thread's followers). */
+  onPublish(listener: PublishListener): void;
 }
+
+export type PublishListener = (passed: ReadonlyMap<number, number>, summaries: ReadonlyArray<{ partition: number; offset: number; summary: HandedOn }>) => void;
 
 export interface RecordHandoffOptions {
   /** Summaries kept (oldest dropped first); about 150 bytes each. @default 50000 */
@@ -82,6 +86,7 @@ export function createRecordHandoff(options: RecordHandoffOptions = {}): RecordH
    */
   const stale = new Set<number>();
   const published = createSignal();
+  const listeners: PublishListener[] = [];
 
   function insert(partition: number, offset: number, summary: HandedOn): void {
     let map = byPartition.get(partition);
@@ -108,6 +113,11 @@ export function createRecordHandoff(options: RecordHandoffOptions = {}): RecordH
         stale.delete(partition);
       }
       published.notify();
+      for (const listener of listeners) listener(passed, summaries);
+    },
+
+    onPublish(listener) {
+      listeners.push(listener);
     },
 
     async waitPassed(partition, offset, timeoutMs) {

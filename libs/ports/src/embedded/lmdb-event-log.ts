@@ -14,6 +14,8 @@
  * transaction with one fsync, so many concurrent appends share a commit. Each append runs as a
  * child transaction of that batch, so a failing append rolls back alone.
  */
+import { resolve } from 'node:path';
+import { BroadcastChannel } from 'node:worker_threads';
 import { ConflictError, EngramError, ValidationError } from '@engram/core';
 import type { AppendOptions, AppendResult, EventLog, LogRecord, PartitionOffset, StoredRecord, TopicSpec } from '../event-log.js';
 import { checkRecord, checkTopicSpec } from '../log-validation.js';
@@ -35,7 +37,7 @@ import {
 export interface LmdbEventLogOptions {
   /** Directory of the LMDB environment; created if missing. Several processes may open it. */
   path: string;
-  /** How often a waiting poll re-checks for appends made by other processes (appends in this process wake it at once). @default 50 */
+  /** How often a waiting poll re-checks for appends made by other processes (appends in this process, on any thread, wake it at once). @default 50 */
   pollIntervalMs?: number;
   /** How long compaction keeps a tombstone after its timestamp (Kafka's delete.retention.ms). @default 86400000 (24 h) */
   deleteRetentionMs?: number;
@@ -55,6 +57,15 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
   const deleteRetentionMs = positive('deleteRetentionMs', options.deleteRetentionMs ?? 86_400_000, true);
   const dbs = openLogDbs(options.path);
   const waker = new Waker();
+  // Logs open on the same directory in other threads of this process (the projection thread) hear
+  // of appends at once; other processes find them at their next poll.
+  const appended = new BroadcastChannel(`engram-lmdb-log:${resolve(options.path)}`);
+  appended.unref();
+  appended.onmessage = (message) => {
+    if (closed) return;
+    dbs.root.resetReadTxn(); // else a poll could still read the snapshot from before that append
+    waker.wake(String(message.data));
+  };
   let closed = false;
 
   const assertOpen = (): void => {
@@ -103,7 +114,10 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
       assertOpen();
       if (!Array.isArray(records)) throw new ValidationError('invalid_record', 'records must be an array');
       const results = await write(() => appendInTxn(dbs, topic, records, appendOptions));
-      if (results.some((r) => !r.duplicate)) waker.wake(topic);
+      if (results.some((r) => !r.duplicate)) {
+        waker.wake(topic);
+        appended.postMessage(topic);
+      }
       return results;
     },
 
@@ -127,6 +141,10 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
 
     consumer: (consumerOptions) => groups.join(consumerOptions),
 
+    refreshSnapshot(): void {
+      if (!closed) dbs.root.resetReadTxn();
+    },
+
     async compact(topic: string): Promise<{ removed: number }> {
       assertOpen();
       return compactTopic(dbs, topic, deleteRetentionMs);
@@ -135,6 +153,7 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      appended.close();
       groups.closeAll();
       await dbs.root.close();
     },

@@ -39,6 +39,10 @@ export function createLmdbKvStore(options: LmdbKvStoreOptions): KvStore {
       return get(key);
     },
 
+    refreshSnapshot(): void {
+      if (!closed) root.resetReadTxn();
+    },
+
     async getMany(keys: string[]): Promise<Array<Buffer | undefined>> {
       assertOpen();
       return keys.map(get);
