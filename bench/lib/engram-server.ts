@@ -26,6 +26,9 @@ export interface BenchServer {
  * Starts `engram start` on a fresh data directory with one API key (tenant `bench`), runs `fn`, then
  * stops the server and removes the directory. `after` runs once the server has exited and before the
  * directory is removed (to read its stores offline).
+ *
+ * `BENCH_SERVER_ENV="ENGRAM_X=1,ENGRAM_Y=2"` in the bench's environment adds settings to every server
+ * it starts, for A/B runs of one bench (the server does not inherit the bench's ENGRAM_* variables).
  */
 export async function withEngramServer<T>(
   options: {
@@ -44,6 +47,7 @@ export async function withEngramServer<T>(
     // measure how long it takes, not give up at the default 5 s.
     ENGRAM_CONSISTENCY_TIMEOUT_MS: '120000',
     ...options.env,
+    ...serverEnvFromBenchEnv(),
   };
   const server = await startEngramProcess({ env, timeoutMs: 60_000, ...(options.command === undefined ? {} : { command: options.command }) });
   const client = createHttpClient(server.baseUrl, { apiKey: BENCH_KEY, maxSockets: options.maxSockets ?? 64 });
@@ -140,4 +144,15 @@ export async function waitForToken(client: HttpClient, token: string, probe: { n
     ? await client.request('POST', '/v1/search', JSON.stringify({ query: 'probe', mode: 'vector', k: 1, consistentWith: token }))
     : await client.request('GET', `/v1/memories/${encodeURIComponent(probe.namespace)}/${encodeURIComponent(probe.key)}?consistentWith=${token}`);
   if (reply.status !== 200 && !(reply.status === 404 && !probe.vectors)) throw new Error(`waiting for ${token}: ${reply.status} ${reply.body.slice(0, 300)}`);
+}
+
+function serverEnvFromBenchEnv(): Record<string, string> {
+  const pairs = (process.env.BENCH_SERVER_ENV ?? '').split(',').filter(Boolean);
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 1) throw new Error(`BENCH_SERVER_ENV: expected NAME=value, got ${pair}`);
+      return [pair.slice(0, eq), pair.slice(eq + 1)];
+    }),
+  );
 }

@@ -22,6 +22,7 @@ import {
   createTopics,
   createVectorCollections,
   ensureCollections,
+  recordHandoffFor,
   ingestRoutes,
   opsRoutes,
   queryRoutes,
@@ -34,16 +35,20 @@ import {
   vectorWatermarkKey,
   topicSpecs,
   watermarkKey,
+  type AppliedWatermarks,
   type ConsumerLoop,
   type HttpServer,
+  type PipelineCodecs,
+  type Signal,
   type ReadinessCheck,
   type Route,
   type Telemetry,
   type Topics,
 } from '@engram/pipeline';
-import type { EventLog } from '@engram/ports';
+import type { Cache, EventLog, KvStore } from '@engram/ports';
 
 import { embedderInfo, need, openPorts, type OptionalPort } from './ports.js';
+import { startProjectionThread, type ProjectionThread } from './projection-thread.js';
 
 export const ROLES = ['ingest', 'query', 'enrichment', 'projection'] as const;
 export type Role = (typeof ROLES)[number];
@@ -94,10 +99,15 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
 
   const loops: ConsumerLoop[] = [];
   if (roles.has('enrichment')) loops.push(startEnrichmentWorker({ ...common, group: groups.enrichment, embedder: need(ports.embedder, 'embedder'), maxBatch: config.embedBatchMax, lingerMs: config.embedLingerMs }));
+  let projectionThread: ProjectionThread | undefined;
   if (roles.has('projection')) {
     const kv = need(ports.kv, 'kv');
-    loops.push(startProjectionWorker({ ...common, group: groups.projection, kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, maxBatch: config.projectionBatchMax }));
-    loops.push(startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: watermarks!, changelogWatermarks: changelogWatermarks!, stateAppended, maxBatch: config.projectionBatchMax }));
+    const cache = need(ports.cache, 'cache');
+    if (usesProjectionThread(config, roles)) {
+      projectionThread = await startProjectionThread(config, { kv, log, cache, watermarks: watermarks!, stateAppended, handoff: recordHandoffFor(log, topics.enriched), telemetry });
+    } else {
+      loops.push(...startProjectionStage({ config, log, codecs, topics, telemetry, kv, cache, watermarks: watermarks!, changelogWatermarks: changelogWatermarks!, stateAppended }));
+    }
     loops.push(startVectorIndexer({ ...common, group: groups.vectors, kv, vectors: need(ports.vectors, 'vectors'), collections: need(collections, 'vectors'), kvWatermarks: watermarks!, vectorWatermarks: vectorWatermarks!, maxBatch: config.vectorBatchMax }));
   }
   const ingest = roles.has('ingest') || roles.has('projection') ? createIngestService({ log, codecs, topics, limits: config.limits, clock: createHybridClock(), telemetry }) : undefined;
@@ -125,14 +135,18 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   const checks: ReadinessCheck[] = [{ name: 'log', check: async () => void (await log.endOffsets(topics.events)) }];
   if (ports.kv) checks.push({ name: 'kv', check: async () => void (await ports.kv!.get(watermarkKey(0))) });
   if (ports.vectors) checks.push({ name: 'vectors', check: async () => void (await ports.vectors!.count(collections!.nameFor('text')!)) });
-  routes.push(...opsRoutes({ registry: telemetry.metrics.registry, isReady: () => !stopping, checks }));
+  routes.push(...opsRoutes({ registry: telemetry.metrics.registry, isReady: () => !stopping, checks, otherThreads: projectionThread ? [projectionThread.metrics] : [] }));
 
   const auth = createApiKeyAuth({ keys: config.apiKeys, dataDir: config.dataDir, announce: options.announce ?? ((m) => console.log(m)) });
   const http: HttpServer = createHttpServer({ routes, auth, telemetry, maxBodyBytes: config.limits.maxBodyBytes });
   const address = await http.listen(config.port, config.host);
-  telemetry.logger.info({ address: `http://${address.address}:${address.port}` }, 'engram listening');
+  const projectionOn = projectionThread ? 'projection thread' : roles.has('projection') ? 'main thread' : undefined;
+  telemetry.logger.info({ address: `http://${address.address}:${address.port}`, projectionOn }, 'engram listening');
 
-  const crashed = Promise.race(loops.map((l) => l.done.then(() => new Promise<never>(() => undefined)))) as Promise<never>;
+  const crashed = Promise.race([
+    ...loops.map((l) => l.done.then(() => new Promise<never>(() => undefined))),
+    ...(projectionThread ? [projectionThread.crashed] : []),
+  ]) as Promise<never>;
   crashed.catch(() => undefined);
 
   return {
@@ -147,6 +161,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
       clearInterval(lag);
       await sweeper?.stop();
       await Promise.all(loops.map((l) => l.stop()));
+      await projectionThread?.stop();
       watermarks?.close();
       vectorWatermarks?.close();
       changelogWatermarks?.close();
@@ -154,6 +169,38 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
       telemetry.logger.info('engram stopped');
     },
   };
+}
+
+/**
+ * The projection thread needs the embedded log (its consumers and appends are shared through the
+ * data directory) and the embedded KV; and it only helps a process that also does other work.
+ */
+function usesProjectionThread(config: EngramConfig, roles: ReadonlySet<Role>): boolean {
+  return config.projectionThread === 'on' && config.log === 'embedded' && config.kv === 'embedded' && roles.size > 1;
+}
+
+export interface ProjectionStageDeps {
+  config: EngramConfig;
+  log: EventLog;
+  codecs: PipelineCodecs;
+  topics: Topics;
+  telemetry: Telemetry;
+  kv: KvStore;
+  cache: Cache;
+  watermarks: AppliedWatermarks;
+  changelogWatermarks: AppliedWatermarks;
+  stateAppended: Signal;
+}
+
+/** The KV projection and the changelog emitter, on this thread (the main one, or the projection thread). */
+export function startProjectionStage(deps: ProjectionStageDeps): ConsumerLoop[] {
+  const { config, log, codecs, topics, telemetry, kv } = deps;
+  const groups = createConsumerGroups(config.topicPrefix);
+  const common = { log, codecs, topics, deadLetters: createDeadLetterSink({ log, codecs, topics, telemetry }), telemetry };
+  return [
+    startProjectionWorker({ ...common, group: groups.projection, kv, cache: deps.cache, watermarks: deps.watermarks, maxBatch: config.projectionBatchMax }),
+    startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: deps.watermarks, changelogWatermarks: deps.changelogWatermarks, stateAppended: deps.stateAppended, maxBatch: config.projectionBatchMax }),
+  ];
 }
 
 /** Consumer lag per group and partition (end offset minus committed offset), refreshed every 5 s. */
