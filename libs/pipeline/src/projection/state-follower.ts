@@ -124,7 +124,10 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
       })),
     );
 
-    await kv.batch([...marks].map(([p, m]) => ({ type: 'put' as const, key: options.keyFor(p), value: json(m) })));
+    // The batch's effects are durable once `handle` returns, so readers waiting on this follower go
+    // now; the stored watermark only spares a restart the redelivered records (which `handle` takes
+    // again harmlessly), so its commit, queued behind the projection's, need not delay them.
     for (const [p, m] of marks) if (m.sourceOffset >= 0) options.watermarks.advance(p, m.sourceOffset);
+    await kv.batch([...marks].map(([p, m]) => ({ type: 'put' as const, key: options.keyFor(p), value: json(m) })));
   };
 }

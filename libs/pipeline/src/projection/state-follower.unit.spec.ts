@@ -80,4 +80,21 @@ describe('state follower', () => {
     assert.equal(decodes, 1);
     assert.equal(seen.flat()[0]!.state!.value, 1);
   });
+
+  it('lets readers go once the effects are durable, before its own watermark is stored', async () => {
+    const records = await appendEnriched(env, createHashEmbedder({ dims: 8 }), [makeEvent('k1', { type: 'MemoryWritten', value: 1 })]);
+    const projector = createProjector({ kv, cache: createLruCache(), log: env.log, codecs: env.codecs, topics: env.topics, watermarks: kvWatermarks, deadLetters: createRecordingDeadLetters(), telemetry: env.telemetry });
+    await projector.project(records);
+    // A KV store whose commit of the follower's watermark hangs until released.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slowMarks: KvStore = { ...kv, batch: async (ops) => (await held, kv.batch(ops)) };
+    const run = createFollowerBatch({ kv: slowMarks, codecs: counting, kvWatermarks, watermarks: followerWatermarks, keyFor: vectorWatermarkKey, handle: async () => undefined })(records);
+    const position = new Map([[records[0]!.partition, 0]]);
+    await followerWatermarks.waitFor(position, 2000); // rejects with consistency_timeout if it waited for the commit
+    assert.equal(await kv.get(vectorWatermarkKey(records[0]!.partition)), undefined, 'the stored watermark is not written yet');
+    release();
+    await run;
+    assert.ok(await kv.get(vectorWatermarkKey(records[0]!.partition)), 'then it is stored');
+  });
 });
