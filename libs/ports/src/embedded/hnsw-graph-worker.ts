@@ -25,9 +25,16 @@ import type { CollectionRecord, SnapshotMeta } from './hnsw-store.js';
 
 /**
  * Longest stretch of graph inserts before the worker looks at its message queue again: a search
- * then waits behind an upsert batch for about this long, not for the whole batch.
+ * then waits behind the inserts for about this long, not for a whole batch.
  */
 const SLICE_MS = 5;
+
+/**
+ * Most staged points per collection (searchable, not yet in the graph; see hnsw-collection.ts): an
+ * upsert beyond it waits for the graph to catch up. A graph search also scores the staged points
+ * of its tenant exactly (1,000 × 384 dims: ~0.3 ms), so this bounds what staging adds to it.
+ */
+const MAX_PENDING = 1000;
 
 const config = workerData as GraphWorkerConfig;
 const port = parentPort as MessagePort;
@@ -72,13 +79,18 @@ async function apply(name: string, seq: number, change: (collection: HnswCollect
     await change(collection);
     collection.seq = Math.max(collection.seq, seq);
   } catch {
-    try {
-      store.refreshReads();
-      const record = store.getCollection(name) as CollectionRecord;
-      collections.set(name, await loadCollection(store, record, config.snapshotsDir, config.graph));
-    } catch (error) {
-      await crash(error);
-    }
+    await reload(name);
+  }
+}
+
+/** Rebuilds a collection from LMDB after a failed change (see apply); ends the worker if even that fails. */
+async function reload(name: string): Promise<void> {
+  try {
+    store.refreshReads();
+    const record = store.getCollection(name) as CollectionRecord;
+    collections.set(name, await loadCollection(store, record, config.snapshotsDir, config.graph));
+  } catch (error) {
+    await crash(error);
   }
 }
 
@@ -94,19 +106,69 @@ function crash(error: unknown): Promise<never> {
   return new Promise<never>(() => undefined);
 }
 
+/**
+ * Stages the items (searchable from now on) and answers; the drain loop inserts them into the graph.
+ * Waits first while the collection has MAX_PENDING staged points (backpressure on the indexer).
+ */
 async function upsert(request: Extract<GraphRequest, { op: 'upsert' }>): Promise<void> {
   const { ids, labels, fields, vectors } = request;
+  while ((collections.get(request.collection)?.pendingCount ?? 0) >= MAX_PENDING) {
+    drain();
+    await drained();
+  }
   await apply(request.collection, request.seq, async (collection) => {
     const dims = collection.spec.dims;
-    let sliceStart = performance.now();
     for (let i = 0; i < ids.length; i++) {
-      collection.upsert(ids[i] as string, labels[i] as number, fields[i] as VectorFields, vectors.subarray(i * dims, (i + 1) * dims));
-      if (performance.now() - sliceStart > SLICE_MS) {
-        await nextTurn();
-        sliceStart = performance.now();
-      }
+      // A copy: `vectors` is one transferred buffer, and a view would keep all of it alive.
+      collection.stage(ids[i] as string, labels[i] as number, fields[i] as VectorFields, vectors.slice(i * dims, (i + 1) * dims));
     }
   });
+  drain();
+}
+
+let draining = false;
+let drainWaiters: Array<() => void> = [];
+const drained = () => new Promise<void>((resolve) => drainWaiters.push(resolve));
+
+/** Inserts staged points into the graphs a slice at a time, letting messages (searches above all) in between. */
+function drain(): void {
+  if (draining) return;
+  draining = true;
+  void (async () => {
+    try {
+      for (;;) {
+        let more = false;
+        for (const [name, collection] of collections) more = (await insertSlice(name, collection)) || more;
+        const waiters = drainWaiters;
+        drainWaiters = [];
+        for (const wake of waiters) wake();
+        if (!more) break;
+        await nextTurn();
+      }
+    } finally {
+      draining = false;
+    }
+  })();
+}
+
+async function insertSlice(name: string, collection: HnswCollection): Promise<boolean> {
+  if (collection.pendingCount === 0) return false;
+  try {
+    return collection.insertPending(performance.now() + SLICE_MS);
+  } catch {
+    await reload(name);
+    return false;
+  }
+}
+
+/** Inserts every staged point now (a snapshot must cover what it claims). */
+async function drainAll(name: string, collection: HnswCollection): Promise<void> {
+  try {
+    collection.insertPending(Number.POSITIVE_INFINITY);
+  } catch (error) {
+    await reload(name);
+    throw error;
+  }
 }
 
 function search(request: Extract<GraphRequest, { op: 'search' }>): VectorHit[] {
@@ -125,6 +187,7 @@ function search(request: Extract<GraphRequest, { op: 'search' }>): VectorHit[] {
 
 async function snapshot(name: string): Promise<SnapshotMeta> {
   const collection = collectionOf(name);
+  await drainAll(name, collection);
   const meta = await writeSnapshot(config.snapshotsDir, name, collection.hnsw, collection.seq);
   collection.snapshotSeq = meta.seq;
   return meta;
