@@ -273,4 +273,49 @@ describe('consumer loop (embedded log)', () => {
     await waitUntil(async () => (await committed())[0] === 3, 5000, 'the commit after isolation');
     assert.deepEqual(deadLetters.sent.map((d) => d.record.key), ['poison']);
   });
+
+  /** A consumer of the test group that counts its commits. */
+  function countingConsumer(): { consumer: LogConsumer; commits: () => number } {
+    const inner = log.consumer({ group: GROUP, topic: TOPIC });
+    let commits = 0;
+    const consumer: LogConsumer = {
+      poll: (o) => inner.poll(o),
+      commit: (offsets) => (commits++, inner.commit(offsets)),
+      assignment: () => inner.assignment(),
+      close: () => inner.close(),
+    };
+    return { consumer, commits: () => commits };
+  }
+
+  it('with commitEveryMs, commits handled batches together once the log goes quiet', async () => {
+    const { consumer, commits } = countingConsumer();
+    const handled: string[] = [];
+    // One record per batch: the second poll finds the next record at once, so no quiet poll comes between.
+    start({ maxRecords: 1, commitEveryMs: 60_000, handle: async (records) => void handled.push(...records.map((r) => r.key)) }, consumer);
+    await append(['a', 'b', 'c']);
+    await waitUntil(() => handled.length === 3, 5000, 'three batches');
+    assert.equal(commits(), 0, 'no commit after each batch');
+    await waitUntil(async () => (await committed())[0] === 3, 5000, 'the commit when a poll comes back empty');
+    assert.equal(commits(), 1, 'one commit for the three batches');
+  });
+
+  it('with commitEveryMs, stop() commits what was handled', async () => {
+    const { consumer, commits } = countingConsumer();
+    let stopped: Promise<void> | undefined;
+    const loop = start(
+      {
+        commitEveryMs: 60_000,
+        handle: async () => {
+          stopped = loop.stop(); // the loop ends right after this batch, before any quiet poll
+        },
+      },
+      consumer,
+    );
+    await append(['a', 'b']);
+    await waitUntil(() => stopped !== undefined, 5000, 'the batch');
+    await stopped;
+    assert.equal(commits(), 1);
+    assert.deepEqual(await committed(), [2, 0]);
+  });
 });
+

@@ -8,7 +8,7 @@
  */
 import type { EventLog, KvStore, LogConsumer, StoredRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
-import { startConsumerLoop, type ConsumerLoop } from '../consumer-loop.js';
+import { WATERMARKED_COMMIT_EVERY_MS, startConsumerLoop, type ConsumerLoop } from '../consumer-loop.js';
 import type { DeadLetterSink } from '../dead-letters.js';
 import { changelogWatermarkKey } from '../kv-keys.js';
 import type { Signal } from '../signal.js';
@@ -44,6 +44,7 @@ export function startChangelogEmitter(options: ChangelogEmitterOptions): Consume
     deadLetters: options.deadLetters,
     telemetry: options.telemetry,
     maxRecords: options.maxBatch ?? 500,
+    commitEveryMs: WATERMARKED_COMMIT_EVERY_MS,
   });
 }
 

@@ -1,6 +1,6 @@
 /** The projection worker: a consumer group on `memory-enriched` feeding the projector. */
 import type { LogConsumer } from '@engram/ports';
-import { startConsumerLoop, type ConsumerLoop } from '../consumer-loop.js';
+import { WATERMARKED_COMMIT_EVERY_MS, startConsumerLoop, type ConsumerLoop } from '../consumer-loop.js';
 import { createProjector, type ProjectorDeps } from './projector.js';
 
 export interface ProjectionWorkerOptions extends ProjectorDeps {
@@ -22,5 +22,6 @@ export function startProjectionWorker(options: ProjectionWorkerOptions): Consume
     deadLetters: options.deadLetters,
     telemetry: options.telemetry,
     maxRecords: options.maxBatch ?? 500,
+    commitEveryMs: WATERMARKED_COMMIT_EVERY_MS,
   });
 }

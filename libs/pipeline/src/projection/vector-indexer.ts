@@ -9,7 +9,7 @@
  */
 import type { EventLog, KvStore, LogConsumer, StoredRecord, VectorIndex } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
-import { startConsumerLoop, type ConsumerLoop } from '../consumer-loop.js';
+import { WATERMARKED_COMMIT_EVERY_MS, startConsumerLoop, type ConsumerLoop } from '../consumer-loop.js';
 import type { DeadLetterSink } from '../dead-letters.js';
 import { vectorWatermarkKey } from '../kv-keys.js';
 import type { Telemetry } from '../telemetry.js';
@@ -48,6 +48,7 @@ export function startVectorIndexer(options: VectorIndexerOptions): ConsumerLoop 
     deadLetters: options.deadLetters,
     telemetry: options.telemetry,
     maxRecords: options.maxBatch ?? 100,
+    commitEveryMs: WATERMARKED_COMMIT_EVERY_MS,
   });
 }
 
