@@ -6,8 +6,10 @@
  * (hnsw-graph-worker.ts) because hnswlib's inserts are synchronous and CPU-bound: on the main thread
  * they took about half of it during a sustained ingest, stalling HTTP and the pipeline. The main
  * thread validates, commits to LMDB (choosing each new item's hnswlib label, see hnsw-labels.ts) and
- * sends the batch to the worker; the call resolves once the worker applied it, so a search that
- * follows sees it, and a fast writer cannot pile up work in the worker.
+ * sends the batch to the worker; the call resolves once the worker has staged it, so a search that
+ * follows sees it (staged items are scored exactly until hnswlib has inserted them, in slices, after
+ * the answer; see hnsw-collection.ts). The worker holds at most 1,000 staged items per collection
+ * and answers later upserts only as the graph catches up, so a fast writer cannot pile up work.
  *
  * The graph is written to a snapshot file now and then and on close; a start loads that file and
  * re-applies the rows changed after it (see hnsw-recovery.ts). A worker that dies is replaced on the
