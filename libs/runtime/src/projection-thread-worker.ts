@@ -4,7 +4,8 @@
  * process) and runs the KV projection and the changelog emitter, the pipeline's busiest stages,
  * so that they use the second core. What the main thread must learn at once travels on the port:
  * the states a batch stored (for the main thread's cache) together with its watermarks, what the
- * projector decoded (for the vector indexer's hand-off), and the changelog's wake-ups for subscriptions. Started through projection-thread-worker.mjs.
+ * projector decoded (for the vector indexer's hand-off), and the changelog's wake-ups for
+ * subscriptions. Started through projection-thread-worker.mjs.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { errorToWire } from '@engram/core';
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
       void telemetry.metrics.registry.getMetricsAsJSON().then((metrics) => send({ type: 'metrics', id: message.id, metrics }));
       return;
     }
+    // 'stop': each loop finishes its batch and commits, then the stores close.
     void (async () => {
       await Promise.all(loops.map((l) => l.stop()));
       watermarks.close();

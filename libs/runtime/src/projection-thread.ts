@@ -57,6 +57,7 @@ export async function startProjectionThread(config: EngramConfig, deps: Projecti
   const ready = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
   let stopped: (() => void) | undefined;
   let stopping = false;
+  let exited = false;
   const metricRequests = new Map<number, (metrics: Awaited<ReturnType<MetricsSource>>) => void>();
   let nextId = 0;
 
@@ -97,6 +98,7 @@ export async function startProjectionThread(config: EngramConfig, deps: Projecti
     fail(error);
   });
   worker.on('exit', (code) => {
+    exited = true;
     const error = new EngramError('projection_thread_exited', `the projection thread exited (code ${code})`);
     started?.reject(error);
     if (!stopping) fail(error);
@@ -129,10 +131,13 @@ export async function startProjectionThread(config: EngramConfig, deps: Projecti
     async stop() {
       if (stopping) return;
       stopping = true;
-      await new Promise<void>((resolve) => {
-        stopped = resolve;
-        post({ type: 'stop' });
-      });
+      // A thread that already died (its crash was reported) has nothing left to stop.
+      if (!exited) {
+        await new Promise<void>((resolve) => {
+          stopped = resolve;
+          post({ type: 'stop' });
+        });
+      }
       await tail;
       await worker.terminate();
     },

@@ -57,6 +57,7 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
   const deleteRetentionMs = positive('deleteRetentionMs', options.deleteRetentionMs ?? 86_400_000, true);
   const dbs = openLogDbs(options.path);
   const waker = new Waker();
+  let closed = false;
   // Logs open on the same directory in other threads of this process (the projection thread) hear
   // of appends at once; other processes find them at their next poll.
   const appended = new BroadcastChannel(`engram-lmdb-log:${resolve(options.path)}`);
@@ -66,7 +67,6 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
     dbs.root.resetReadTxn(); // else a poll could still read the snapshot from before that append
     waker.wake(String(message.data));
   };
-  let closed = false;
 
   const assertOpen = (): void => {
     if (closed) throw new EngramError('log_closed', `the event log at ${options.path} is closed`);
