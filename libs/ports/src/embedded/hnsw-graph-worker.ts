@@ -151,20 +151,16 @@ function drain(): void {
   })();
 }
 
-async function insertSlice(name: string, collection: HnswCollection): Promise<boolean> {
-  if (collection.pendingCount === 0) return false;
-  try {
-    return collection.insertPending(performance.now() + SLICE_MS);
-  } catch {
-    await reload(name);
-    return false;
-  }
+/** A slice of the drain: true if staged points remain. A failed insert rebuilds the collection from LMDB (nothing remains). */
+function insertSlice(name: string, collection: HnswCollection): Promise<boolean> {
+  if (collection.pendingCount === 0) return Promise.resolve(false);
+  return insertStaged(name, collection, performance.now() + SLICE_MS).catch(() => false);
 }
 
-/** Inserts every staged point now (a snapshot must cover what it claims). */
-async function drainAll(name: string, collection: HnswCollection): Promise<void> {
+/** Inserts staged points until `deadline` (performance.now()); after a failure, rebuilds the collection from LMDB and rethrows. */
+async function insertStaged(name: string, collection: HnswCollection, deadline: number): Promise<boolean> {
   try {
-    collection.insertPending(Number.POSITIVE_INFINITY);
+    return collection.insertPending(deadline);
   } catch (error) {
     await reload(name);
     throw error;
@@ -187,7 +183,7 @@ function search(request: Extract<GraphRequest, { op: 'search' }>): VectorHit[] {
 
 async function snapshot(name: string): Promise<SnapshotMeta> {
   const collection = collectionOf(name);
-  await drainAll(name, collection);
+  await insertStaged(name, collection, Number.POSITIVE_INFINITY); // a snapshot must cover what it claims
   const meta = await writeSnapshot(config.snapshotsDir, name, collection.hnsw, collection.seq);
   collection.snapshotSeq = meta.seq;
   return meta;
