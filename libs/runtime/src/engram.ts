@@ -92,7 +92,6 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   if (ports.vectors) await ensureCollections(ports.vectors, collections!);
   const watermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions });
   const vectorWatermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions, keyFor: vectorWatermarkKey });
-  const changelogWatermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions, keyFor: changelogWatermarkKey });
   const deadLetters = createDeadLetterSink({ log, codecs, topics, telemetry });
   const stateAppended = createSignal();
   const common = { log, codecs, topics, deadLetters, telemetry };
@@ -106,7 +105,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
     if (usesProjectionThread(config, roles)) {
       projectionThread = await startProjectionThread(config, { kv, log, cache, watermarks: watermarks!, stateAppended, handoff: recordHandoffFor(log, topics.enriched), telemetry });
     } else {
-      loops.push(...startProjectionStage({ config, log, codecs, topics, telemetry, kv, cache, watermarks: watermarks!, changelogWatermarks: changelogWatermarks!, stateAppended }));
+      loops.push(...startProjectionStage({ config, log, codecs, topics, telemetry, kv, cache, watermarks: watermarks!, stateAppended }));
     }
     loops.push(startVectorIndexer({ ...common, group: groups.vectors, kv, vectors: need(ports.vectors, 'vectors'), collections: need(collections, 'vectors'), kvWatermarks: watermarks!, vectorWatermarks: vectorWatermarks!, maxBatch: config.vectorBatchMax }));
   }
@@ -164,7 +163,6 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
       await projectionThread?.stop();
       watermarks?.close();
       vectorWatermarks?.close();
-      changelogWatermarks?.close();
       await ports.close();
       telemetry.logger.info('engram stopped');
     },
@@ -188,7 +186,6 @@ export interface ProjectionStageDeps {
   kv: KvStore;
   cache: Cache;
   watermarks: AppliedWatermarks;
-  changelogWatermarks: AppliedWatermarks;
   stateAppended: Signal;
 }
 
@@ -197,10 +194,11 @@ export function startProjectionStage(deps: ProjectionStageDeps): ConsumerLoop[] 
   const { config, log, codecs, topics, telemetry, kv } = deps;
   const groups = createConsumerGroups(config.topicPrefix);
   const common = { log, codecs, topics, deadLetters: createDeadLetterSink({ log, codecs, topics, telemetry }), telemetry };
-  return [
-    startProjectionWorker({ ...common, group: groups.projection, kv, cache: deps.cache, watermarks: deps.watermarks, maxBatch: config.projectionBatchMax }),
-    startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: deps.watermarks, changelogWatermarks: deps.changelogWatermarks, stateAppended: deps.stateAppended, maxBatch: config.projectionBatchMax }),
-  ];
+  // Only the emitter advances these (nobody waits on them here); they close when it stops.
+  const changelogWatermarks = createAppliedWatermarks({ kv, partitions: topics.partitions, keyFor: changelogWatermarkKey });
+  const emitter = startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: deps.watermarks, changelogWatermarks, stateAppended: deps.stateAppended, maxBatch: config.projectionBatchMax });
+  void emitter.done.finally(() => changelogWatermarks.close()).catch(() => undefined);
+  return [startProjectionWorker({ ...common, group: groups.projection, kv, cache: deps.cache, watermarks: deps.watermarks, maxBatch: config.projectionBatchMax }), emitter];
 }
 
 /** Consumer lag per group and partition (end offset minus committed offset), refreshed every 5 s. */

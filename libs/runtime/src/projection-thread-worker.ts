@@ -10,7 +10,6 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { errorToWire } from '@engram/core';
 import {
-  changelogWatermarkKey,
   createAppliedWatermarks,
   createPipelineCodecs,
   createTelemetry,
@@ -69,9 +68,8 @@ async function main(): Promise<void> {
   const topics = createTopics({ prefix: config.topicPrefix, partitions: config.partitions, replicationFactor: config.replicationFactor });
   const codecs = await createPipelineCodecs(ports.registry, topics);
   const watermarks = forwarded(createAppliedWatermarks({ kv, partitions: topics.partitions }));
-  const changelogWatermarks = createAppliedWatermarks({ kv, partitions: topics.partitions, keyFor: changelogWatermarkKey });
   recordHandoffFor(ports.log, topics.enriched).onPublish((passed, summaries) => send({ type: 'handoff', passed: [...passed], summaries: [...summaries] }));
-  const loops = startProjectionStage({ config, log: ports.log, codecs, topics, telemetry, kv, cache: forwardingCache, watermarks, changelogWatermarks, stateAppended });
+  const loops = startProjectionStage({ config, log: ports.log, codecs, topics, telemetry, kv, cache: forwardingCache, watermarks, stateAppended });
   for (const loop of loops) loop.done.catch((error) => send({ type: 'crashed', error: errorToWire(error) }));
 
   port.on('message', (message: MainToThread) => {
@@ -83,7 +81,6 @@ async function main(): Promise<void> {
     void (async () => {
       await Promise.all(loops.map((l) => l.stop()));
       watermarks.close();
-      changelogWatermarks.close();
       await ports.close();
       send({ type: 'stopped' });
       port.close();
