@@ -14,7 +14,7 @@ import {
   type LogEnv,
   type RecordedDeadLetter,
 } from '../pipeline.spec-helper.js';
-import { searchKeyword } from '../search/index.js';
+import { kvKeywordPostings, searchKeyword } from '../search/index.js';
 import { createSignal, type Signal } from '../signal.js';
 import { createAppliedWatermarks, type AppliedWatermarks, type Watermark } from './applied-watermarks.js';
 import { createChangelogBatch } from './changelog-emitter.js';
@@ -89,7 +89,7 @@ describe('projector', () => {
     const buf = await kv.get(embeddingKey(idOf(key)));
     return buf ? parseJson<StoredEmbeddings>(buf) : undefined;
   };
-  const keywordHits = async (text: string) => (await searchKeyword(kv, { tenant: 'acme', text, k: 10 })).map((h) => h.entityId);
+  const keywordHits = async (text: string) => (await searchKeyword(kvKeywordPostings(kv), { tenant: 'acme', text, k: 10 })).map((h) => h.entityId);
 
   it('applies a MemoryWritten to state, history, outcome, watermark, cache and changelog', async () => {
     const event = makeEvent('k1', { type: 'MemoryWritten', value: { a: 1 } }, { text: 'the quick brown fox', metadata: { agentId: 'planner', tags: ['b', 'a'], attributes: {} } });

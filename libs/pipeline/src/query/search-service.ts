@@ -11,7 +11,7 @@ import { decodeToken } from '../consistency-token.js';
 import type { AppliedWatermarks } from '../projection/applied-watermarks.js';
 import type { VectorCollections } from '../projection/vector-collections.js';
 import { vectorFields } from '../projection/vector-updates.js';
-import { reciprocalRankFusion, searchKeyword } from '../search/index.js';
+import { kvKeywordPostings, reciprocalRankFusion, searchKeyword } from '../search/index.js';
 import type { Telemetry } from '../telemetry.js';
 import { isVisible, toView, type MemoryView } from './memory-view.js';
 import type { QueryService } from './query-service.js';
@@ -81,7 +81,7 @@ export function createSearchService(deps: {
 
   async function keywordSearch(request: SearchRequest, k: number, now: number): Promise<Array<{ id: string; score: number; state: MemoryState }>> {
     const found = new Map<string, MemoryState>();
-    const hits = await searchKeyword(deps.kv, {
+    const hits = await searchKeyword(kvKeywordPostings(deps.kv), {
       tenant: request.filter.tenant,
       text: request.query!,
       k,

@@ -1,5 +1,10 @@
-export { tokenize, stem, STOP_WORDS, MAX_TOKEN_LENGTH } from './tokenizer.js';
-export { planKeywordUpdate, searchKeyword, BM25_K1, BM25_B } from './keyword-index.js';
-export type { KeywordChange, KeywordQuery, KeywordHit } from './keyword-index.js';
+export { tokenize, stem, termFrequencies, STOP_WORDS, MAX_TOKEN_LENGTH } from './tokenizer.js';
+export { planKeywordUpdate, kvKeywordPostings } from './keyword-index.js';
+export type { KeywordChange } from './keyword-index.js';
+export { searchKeyword, BM25_K1, BM25_B } from './keyword-search.js';
+export type { KeywordQuery, KeywordHit } from './keyword-search.js';
+export type { KeywordPostings, PostingVisitor } from './keyword-postings.js';
+export { createMemoryKeywordIndex } from './memory-keyword-index.js';
+export type { MemoryKeywordIndex } from './memory-keyword-index.js';
 export { reciprocalRankFusion } from './rank-fusion.js';
 export type { RankFusionOptions, FusedResult } from './rank-fusion.js';

@@ -1,24 +1,22 @@
 /**
- * Keyword (BM25) search stored in the KvStore port, so it runs unchanged on any KV backend. The
- * projection asks {@link planKeywordUpdate} for the ops that keep the index in step with the entities
- * it changes and puts them in its own atomic batch; the query side calls {@link searchKeyword}.
+ * The keyword (BM25) index stored in the KvStore port, so it runs unchanged on any KV backend (the
+ * default with TiKV; ENGRAM_KEYWORD_INDEX=kv). The projection asks {@link planKeywordUpdate} for the
+ * ops that keep the index in step with the entities it changes and puts them in its own atomic
+ * batch; the query side ranks with searchKeyword over {@link kvKeywordPostings}.
  * Key layout and value encodings: ./keyword-keys.ts.
  */
 import { ValidationError } from '@engram/core';
 import type { KvEntry, KvOp, KvStore } from '@engram/ports';
-import { tokenize } from './tokenizer.js';
+import { termFrequencies } from './tokenizer.js';
 import {
   assertTenant, decodeCount, decodePosting, decodeStats, dfKey, dfPrefix, encodeCount, encodePosting,
   encodeStats, inconsistent, postingKey, postingPrefix, statsKey, statsPrefix,
 } from './keyword-keys.js';
 import type { PartitionStats } from './keyword-keys.js';
+import type { KeywordPostings } from './keyword-postings.js';
+import { compare } from './keyword-search.js';
 
-/** BM25 term-frequency saturation. */
-export const BM25_K1 = 1.2;
-/** BM25 length normalisation. */
-export const BM25_B = 0.75;
-
-/** Page size of the prefix scans; also the chunk size of point look-ups. */
+/** Page size of the prefix scans. */
 const PAGE = 1000;
 
 /** One entity's text change, as the projection applies it. */
@@ -128,136 +126,49 @@ function termChangeOf(terms: Map<string, TermChange>, term: string): TermChange 
   return change;
 }
 
-export interface KeywordQuery {
-  /** Always applied: only this tenant's keys are read. */
-  tenant: string;
-  text: string;
-  /** Results wanted. */
-  k: number;
-  /**
-   * The caller's filter (namespace prefix, agentId, tags, expiry…), called best-first until `k`
-   * candidates are accepted; at most `k - accepted` calls are in flight at once.
-   * @default every candidate is accepted
-   */
-  accept?: (entityId: string) => Promise<boolean> | boolean;
-  /**
-   * Postings scanned per term. A term in more documents than this is not scanned: it only adds its
-   * score to candidates found through rarer query terms (by point look-ups), or, when every query
-   * term is that common, seeds candidates from its first `maxPostingsPerTerm` postings in key order.
-   * Such a term has a low idf, so this bounds the work of a query like "memory" over a huge tenant at
-   * the cost of recall for documents matching only very common terms.
-   * @default 20000
-   */
-  maxPostingsPerTerm?: number;
-}
-
-export interface KeywordHit {
-  entityId: string;
-  score: number;
-}
-
-interface WeightedTerm {
-  term: string;
-  df: number;
-  idf: number;
-}
-
 /**
- * BM25 (k1 = 1.2, b = 0.75, idf = ln(1 + (N − df + 0.5) / (df + 0.5))) over the tenant's documents,
- * N, df and the average length summed across partitions. Repeated query terms count once. Results
- * are ordered by score, then by entity id.
+ * The postings of the KV index, for searchKeyword (./keyword-search.ts): N and the lengths summed over
+ * the partitions' stats, df summed over the partitions' counters, postings read by prefix scans a page
+ * at a time and by point look-ups.
  */
-export async function searchKeyword(kv: KvStore, query: KeywordQuery): Promise<KeywordHit[]> {
-  const { tenant, k, accept } = query;
-  const maxPostings = query.maxPostingsPerTerm ?? 20_000;
-  assertTenant(tenant);
-  if (!Number.isSafeInteger(k) || k < 0) throw new ValidationError('invalid_k', `k must be a non-negative integer, got ${k}`);
-  if (!Number.isSafeInteger(maxPostings) || maxPostings < 1) {
-    throw new ValidationError('invalid_max_postings', `maxPostingsPerTerm must be a positive integer, got ${maxPostings}`);
-  }
-  const terms = [...new Set(tokenize(query.text))];
-  if (terms.length === 0 || k === 0) return [];
-
-  const [corpus, dfs] = await Promise.all([
-    sumStats(kv, tenant),
-    Promise.all(terms.map((term) => sumDf(kv, tenant, term))),
-  ]);
-  if (corpus.docs === 0) return [];
-  const avgLen = corpus.totalLen / corpus.docs;
-  const weighted: WeightedTerm[] = terms
-    .map((term, i) => ({ term, df: dfs[i] ?? 0 }))
-    .filter((t) => t.df > 0)
-    .map((t) => ({ ...t, idf: Math.log(1 + (corpus.docs - t.df + 0.5) / (t.df + 0.5)) }))
-    // Rarest first, so common terms can be scored against the candidates the rare ones found.
-    .sort((a, b) => a.df - b.df || compare(a.term, b.term));
-
-  const scores = new Map<string, number>();
-  const add = (t: WeightedTerm, entityId: string, key: string, value: Buffer): void => {
-    const { tf, len } = decodePosting(key, value);
-    const norm = tf + BM25_K1 * (1 - BM25_B + (BM25_B * len) / avgLen);
-    scores.set(entityId, (scores.get(entityId) ?? 0) + (t.idf * tf * (BM25_K1 + 1)) / norm);
+export function kvKeywordPostings(kv: KvStore): KeywordPostings {
+  return {
+    async corpus(tenant) {
+      const total = { docs: 0, totalLen: 0 };
+      for await (const page of scanPrefix(kv, statsPrefix(tenant))) {
+        for (const { key, value } of page) {
+          const stats = decodeStats(key, value);
+          total.docs += stats.docs;
+          total.totalLen += stats.totalLen;
+        }
+      }
+      return total;
+    },
+    async df(tenant, term) {
+      let df = 0;
+      for await (const page of scanPrefix(kv, dfPrefix(tenant, term))) {
+        for (const { key, value } of page) df += decodeCount(key, value);
+      }
+      return df;
+    },
+    async scan(tenant, term, max, visit) {
+      const prefix = postingPrefix(tenant, term);
+      for await (const page of scanPrefix(kv, prefix, max)) {
+        for (const { key, value } of page) {
+          const { tf, len } = decodePosting(key, value);
+          visit(key.slice(prefix.length), tf, len);
+        }
+      }
+    },
+    async lookup(tenant, term, entityIds, visit) {
+      const keys = entityIds.map((id) => postingKey(tenant, term, id));
+      (await kv.getMany(keys)).forEach((value, i) => {
+        if (value === undefined) return;
+        const { tf, len } = decodePosting(keys[i]!, value);
+        visit(entityIds[i]!, tf, len);
+      });
+    },
   };
-  for (const t of weighted) {
-    if (t.df <= maxPostings || scores.size === 0) {
-      const prefix = postingPrefix(tenant, t.term);
-      for await (const page of scanPrefix(kv, prefix, maxPostings)) {
-        for (const { key, value } of page) add(t, key.slice(prefix.length), key, value);
-      }
-    } else {
-      const ids = [...scores.keys()];
-      for (let i = 0; i < ids.length; i += PAGE) {
-        const chunk = ids.slice(i, i + PAGE);
-        const keys = chunk.map((id) => postingKey(tenant, t.term, id));
-        const values = await kv.getMany(keys);
-        values.forEach((value, j) => {
-          if (value !== undefined) add(t, chunk[j] as string, keys[j] as string, value);
-        });
-      }
-    }
-  }
-
-  const ranked = [...scores].sort((a, b) => b[1] - a[1] || compare(a[0], b[0]));
-  return takeAccepted(ranked, k, accept);
-}
-
-/** Walks `ranked` best-first, asking `accept` about as many candidates as results are still missing. */
-async function takeAccepted(
-  ranked: Array<[string, number]>,
-  k: number,
-  accept: KeywordQuery['accept'],
-): Promise<KeywordHit[]> {
-  if (accept === undefined) return ranked.slice(0, k).map(([entityId, score]) => ({ entityId, score }));
-  const hits: KeywordHit[] = [];
-  let next = 0;
-  while (hits.length < k && next < ranked.length) {
-    const chunk = ranked.slice(next, next + k - hits.length);
-    next += chunk.length;
-    const verdicts = await Promise.all(chunk.map(([entityId]) => accept(entityId)));
-    chunk.forEach(([entityId, score], i) => {
-      if (verdicts[i] === true) hits.push({ entityId, score });
-    });
-  }
-  return hits;
-}
-
-async function sumStats(kv: KvStore, tenant: string): Promise<PartitionStats> {
-  const total = { docs: 0, totalLen: 0 };
-  for await (const page of scanPrefix(kv, statsPrefix(tenant))) {
-    for (const { key, value } of page) {
-      const stats = decodeStats(key, value);
-      total.docs += stats.docs;
-      total.totalLen += stats.totalLen;
-    }
-  }
-  return total;
-}
-
-async function sumDf(kv: KvStore, tenant: string, term: string): Promise<number> {
-  let df = 0;
-  for await (const page of scanPrefix(kv, dfPrefix(tenant, term))) {
-    for (const { key, value } of page) df += decodeCount(key, value);
-  }
-  return df;
 }
 
 /** The entries under `prefix` (at most `max`), a page at a time: one await per page, not per entry. */
@@ -273,13 +184,6 @@ async function* scanPrefix(kv: KvStore, prefix: string, max = Infinity): AsyncGe
   }
 }
 
-function termFrequencies(text: string | undefined): { tf: Map<string, number>; len: number } {
-  const tf = new Map<string, number>();
-  const tokens = text === undefined ? [] : tokenize(text);
-  for (const token of tokens) tf.set(token, (tf.get(token) ?? 0) + 1);
-  return { tf, len: tokens.length };
-}
-
 function assertChange(change: KeywordChange, seen: Set<string>): void {
   assertTenant(change.tenant);
   if (!change.entityId.startsWith(`${change.tenant}|`)) {
@@ -292,9 +196,4 @@ function assertChange(change: KeywordChange, seen: Set<string>): void {
     throw new ValidationError('duplicate_keyword_change', `entity ${change.entityId} appears twice in one keyword update`);
   }
   seen.add(change.entityId);
-}
-
-/** Code-unit order: deterministic and locale-independent, unlike localeCompare. */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,20 +1,13 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { EngramError } from '@engram/core';
-import { createLmdbKvStore } from '@engram/ports';
 import type { KvStore } from '@engram/ports';
-import { planKeywordUpdate, searchKeyword } from './keyword-index.js';
-import type { KeywordChange } from './keyword-index.js';
+import { kvKeywordPostings, planKeywordUpdate } from './keyword-index.js';
+import { searchKeyword, type KeywordQuery } from './keyword-search.js';
+import { KEYWORD_BACKENDS, openKvBackend, openMemoryBackend, type KeywordBackend, type KvKeywordBackend } from './keyword-backends.spec-helper.js';
 
 const T = 'acme';
 const id = (key: string, tenant = T, namespace = 'notes'): string => `${tenant}|${namespace}|${key}`;
-
-async function apply(kv: KvStore, changes: KeywordChange[]): Promise<void> {
-  await kv.batch(await planKeywordUpdate(kv, changes));
-}
 
 async function keysUnder(kv: KvStore, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -48,31 +41,107 @@ function assertHits(actual: Array<{ entityId: string; score: number }>, expected
   actual.forEach((hit, i) => assert.ok(Math.abs(hit.score - (expected[i]?.score ?? NaN)) < 1e-12, `${hit.entityId}: ${hit.score}`));
 }
 
-describe('keyword index (BM25 over KvStore)', () => {
-  let dir: string;
+for (const [name, open] of KEYWORD_BACKENDS) {
+  describe(`keyword search (BM25), ${name}`, () => {
+    let b: KeywordBackend;
+    const search = (q: KeywordQuery) => searchKeyword(b.postings, q);
+    beforeEach(() => {
+      b = open();
+    });
+    afterEach(() => b.close());
+
+    it('scores a hand-computed three-document example exactly', async () => {
+      await b.apply(DOCS.map(([key, text]) => ({ entityId: id(key), tenant: T, partition: 0, after: text })));
+      assertHits(await search({ tenant: T, text: 'Bird CAT', k: 10 }), EXPECTED_CAT_BIRD);
+      assertHits(await search({ tenant: T, text: 'cat cat', k: 1 }), [EXPECTED_CAT_BIRD[1]!]);
+      assert.deepEqual(await search({ tenant: T, text: 'zebra the', k: 10 }), []);
+      assert.deepEqual(await search({ tenant: T, text: 'cat', k: 0 }), []);
+    });
+
+    it('sums N, df and lengths across partitions', async () => {
+      await b.apply(DOCS.map(([key, text], p) => ({ entityId: id(key), tenant: T, partition: p, after: text })));
+      assertHits(await search({ tenant: T, text: 'cat bird', k: 10 }), EXPECTED_CAT_BIRD);
+    });
+
+    it('follows updates and deletes', async () => {
+      await b.apply(DOCS.map(([key, text], i) => ({ entityId: id(key), tenant: T, partition: i % 2, after: text })));
+      // d1 loses "cat", gains "bird"; d3 is deleted.
+      await b.apply([
+        { entityId: id('d1'), tenant: T, partition: 0, before: 'cat dog cat', after: 'bird bird dog' },
+        { entityId: id('d3'), tenant: T, partition: 0, before: 'cats, fish fish fish' },
+      ]);
+      assert.deepEqual(await search({ tenant: T, text: 'cat fish', k: 10 }), []);
+      // Now N = 2, avgdl = 2.5, df(bird) = 2 → idf = ln(1 + 0.5 / 2.5) = ln 1.2.
+      const idf = Math.log(1.2);
+      assertHits(await search({ tenant: T, text: 'bird', k: 10 }), [
+        { entityId: id('d1'), score: idf * (2 * 2.2) / (2 + 1.2 * (0.25 + (0.75 * 3) / 2.5)) },
+        { entityId: id('d2'), score: idf * 2.2 / (1 + 1.2 * (0.25 + (0.75 * 2) / 2.5)) },
+      ]);
+      await b.apply([
+        { entityId: id('d1'), tenant: T, partition: 0, before: 'bird bird dog' },
+        { entityId: id('d2'), tenant: T, partition: 1, before: 'the dog and a bird', after: 'the and a' },
+      ]);
+      assert.deepEqual(await search({ tenant: T, text: 'bird dog', k: 10 }), []);
+    });
+
+    it('keeps tenants apart', async () => {
+      // "acme" is a prefix of "acme2": the separator after the tenant must keep them apart.
+      await b.apply(DOCS.map(([key, text]) => ({ entityId: id(key), tenant: T, partition: 0, after: text })));
+      await b.apply([
+        { entityId: id('x1', 'acme2'), tenant: 'acme2', partition: 0, after: 'cat bird bird' },
+        { entityId: id('x2', 'acme2'), tenant: 'acme2', partition: 3, after: 'cat' },
+      ]);
+      assertHits(await search({ tenant: T, text: 'cat bird', k: 10 }), EXPECTED_CAT_BIRD);
+      const other = await search({ tenant: 'acme2', text: 'cat bird', k: 10 });
+      assert.deepEqual(other.map((h) => h.entityId), [id('x1', 'acme2'), id('x2', 'acme2')]);
+      assert.deepEqual(await search({ tenant: 'acme3', text: 'cat bird', k: 10 }), []);
+    });
+
+    it('walks candidates best-first through accept until k are accepted', async () => {
+      const changes = Array.from({ length: 40 }, (_, i) => ({
+        entityId: id(`n${String(i).padStart(2, '0')}`, T, i % 2 === 0 ? 'keep' : 'drop'),
+        tenant: T,
+        partition: i % 3,
+        after: `${'memory '.repeat(1 + (i % 5))} filler words number ${i}`,
+      }));
+      await b.apply(changes);
+      const all = await search({ tenant: T, text: 'memories', k: 100 });
+      assert.equal(all.length, 40);
+      const asked: string[] = [];
+      const accept = async (entityId: string): Promise<boolean> => {
+        asked.push(entityId);
+        return entityId.startsWith(`${T}|keep|`);
+      };
+      const hits = await search({ tenant: T, text: 'memories', k: 7, accept });
+      assert.deepEqual(hits, all.filter((h) => h.entityId.startsWith(`${T}|keep|`)).slice(0, 7));
+      assert.ok(asked.length < 40, `asked ${asked.length}`);
+      const few = await search({ tenant: T, text: 'memories', k: 30, accept: (e) => e.endsWith('n04') });
+      assert.deepEqual(few.map((h) => h.entityId), [id('n04', T, 'keep')]);
+    });
+
+    it('rejects invalid queries', async () => {
+      const code = (c: string) => (error: unknown) => error instanceof EngramError && error.code === c;
+      await assert.rejects(search({ tenant: 'a|b', text: 'x', k: 1 }), code('invalid_tenant'));
+      await assert.rejects(search({ tenant: T, text: 'x', k: -1 }), code('invalid_k'));
+      await assert.rejects(search({ tenant: T, text: 'x', k: 1, maxPostingsPerTerm: 0 }), code('invalid_max_postings'));
+    });
+  });
+}
+
+describe('keyword index in KV: keys and counters', () => {
+  let b: KvKeywordBackend;
   let kv: KvStore;
+  const search = (q: KeywordQuery) => searchKeyword(b.postings, q);
   beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-'));
-    kv = createLmdbKvStore({ path: dir });
+    b = openKvBackend();
+    kv = b.kv;
   });
-  afterEach(async () => {
-    await kv.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => b.close());
 
-  it('scores a hand-computed three-document example exactly', async () => {
-    await apply(kv, DOCS.map(([key, text]) => ({ entityId: id(key), tenant: T, partition: 0, after: text })));
-    assertHits(await searchKeyword(kv, { tenant: T, text: 'Bird CAT', k: 10 }), EXPECTED_CAT_BIRD);
-    assertHits(await searchKeyword(kv, { tenant: T, text: 'cat cat', k: 1 }), [EXPECTED_CAT_BIRD[1]!]);
-    assert.deepEqual(await searchKeyword(kv, { tenant: T, text: 'zebra the', k: 10 }), []);
-    assert.deepEqual(await searchKeyword(kv, { tenant: T, text: 'cat', k: 0 }), []);
-  });
-
-  it('sums N, df and lengths across partitions', async () => {
-    await apply(kv, DOCS.map(([key, text], p) => ({ entityId: id(key), tenant: T, partition: p, after: text })));
+  it('keeps one df counter and one stats key per partition', async () => {
+    await b.apply(DOCS.map(([key, text], p) => ({ entityId: id(key), tenant: T, partition: p, after: text })));
     assert.equal((await keysUnder(kv, `kw|d|${T}|cat|`)).length, 2);
     assert.equal((await keysUnder(kv, `kw|s|${T}|`)).length, 3);
-    assertHits(await searchKeyword(kv, { tenant: T, text: 'cat bird', k: 10 }), EXPECTED_CAT_BIRD);
   });
 
   it('aggregates several changes to the same term and partition in one batch', async () => {
@@ -81,40 +150,19 @@ describe('keyword index (BM25 over KvStore)', () => {
     assert.equal(dfPuts.length, 1);
     assert.equal(ops.filter((op) => op.key === `kw|s|${T}|7`).length, 1);
     await kv.batch(ops);
-    assertHits(await searchKeyword(kv, { tenant: T, text: 'cat bird', k: 10 }), EXPECTED_CAT_BIRD);
+    assertHits(await search({ tenant: T, text: 'cat bird', k: 10 }), EXPECTED_CAT_BIRD);
   });
 
-  it('follows updates and deletes, and leaves no key behind once everything is removed', async () => {
-    await apply(kv, DOCS.map(([key, text], i) => ({ entityId: id(key), tenant: T, partition: i % 2, after: text })));
-    // d1 loses "cat", gains "bird"; d3 is deleted; an unchanged text plans no op at all.
-    await apply(kv, [
-      { entityId: id('d1'), tenant: T, partition: 0, before: 'cat dog cat', after: 'bird bird dog' },
-      { entityId: id('d3'), tenant: T, partition: 0, before: 'cats, fish fish fish' },
-    ]);
-    assert.deepEqual(await planKeywordUpdate(kv, [{ entityId: id('d2'), tenant: T, partition: 1, before: 'dog bird', after: 'bird, dog!' }]), []);
-    assert.deepEqual(await searchKeyword(kv, { tenant: T, text: 'cat fish', k: 10 }), []);
-    // Now N = 2, avgdl = 2.5, df(bird) = 2 → idf = ln(1 + 0.5 / 2.5) = ln 1.2.
-    const idf = Math.log(1.2);
-    assertHits(await searchKeyword(kv, { tenant: T, text: 'bird', k: 10 }), [
-      { entityId: id('d1'), score: idf * (2 * 2.2) / (2 + 1.2 * (0.25 + (0.75 * 3) / 2.5)) },
-      { entityId: id('d2'), score: idf * 2.2 / (1 + 1.2 * (0.25 + (0.75 * 2) / 2.5)) },
-    ]);
-
-    await apply(kv, [
-      { entityId: id('d1'), tenant: T, partition: 0, before: 'bird bird dog' },
-      { entityId: id('d2'), tenant: T, partition: 1, before: 'the dog and a bird', after: 'the and a' },
-    ]);
+  it('plans nothing for an unchanged text, and leaves no key behind once everything is removed', async () => {
+    await b.apply(DOCS.map(([key, text], i) => ({ entityId: id(key), tenant: T, partition: i % 2, after: text })));
+    assert.deepEqual(await planKeywordUpdate(kv, [{ entityId: id('d2'), tenant: T, partition: 1, before: 'the dog and a bird', after: 'bird, dog!' }]), []);
+    await b.apply(DOCS.map(([key, text], i) => ({ entityId: id(key), tenant: T, partition: i % 2, before: text })));
     assert.deepEqual(await keysUnder(kv, 'kw|'), []);
-    assert.deepEqual(await searchKeyword(kv, { tenant: T, text: 'bird dog', k: 10 }), []);
   });
 
-  it('keeps tenants apart and never reads another tenant\'s keys', async () => {
-    // "acme" is a prefix of "acme2": the separator after the tenant must keep their ranges apart.
-    await apply(kv, DOCS.map(([key, text]) => ({ entityId: id(key), tenant: T, partition: 0, after: text })));
-    await apply(kv, [
-      { entityId: id('x1', 'acme2'), tenant: 'acme2', partition: 0, after: 'cat bird bird' },
-      { entityId: id('x2', 'acme2'), tenant: 'acme2', partition: 3, after: 'cat' },
-    ]);
+  it('never reads another tenant\'s keys', async () => {
+    await b.apply(DOCS.map(([key, text]) => ({ entityId: id(key), tenant: T, partition: 0, after: text })));
+    await b.apply([{ entityId: id('x1', 'acme2'), tenant: 'acme2', partition: 0, after: 'cat bird bird' }]);
     const touched: string[] = [];
     const spy: KvStore = {
       get: (key) => (touched.push(key), kv.get(key)),
@@ -123,44 +171,42 @@ describe('keyword index (BM25 over KvStore)', () => {
       batch: (ops) => kv.batch(ops),
       close: () => kv.close(),
     };
-    assertHits(await searchKeyword(spy, { tenant: T, text: 'cat bird', k: 10 }), EXPECTED_CAT_BIRD);
+    assertHits(await searchKeyword(kvKeywordPostings(spy), { tenant: T, text: 'cat bird', k: 10 }), EXPECTED_CAT_BIRD);
     assert.ok(touched.length > 0);
     for (const key of touched) assert.match(key, /^kw\|[pds]\|acme\|/);
-    const other = await searchKeyword(kv, { tenant: 'acme2', text: 'cat bird', k: 10 });
-    assert.deepEqual(other.map((h) => h.entityId), [id('x1', 'acme2'), id('x2', 'acme2')]);
   });
 
-  it('walks candidates best-first through accept until k are accepted', async () => {
-    const changes = Array.from({ length: 40 }, (_, i) => ({
-      entityId: id(`n${String(i).padStart(2, '0')}`, T, i % 2 === 0 ? 'keep' : 'drop'),
-      tenant: T,
-      partition: i % 3,
-      after: `${'memory '.repeat(1 + (i % 5))} filler words number ${i}`,
-    }));
-    await apply(kv, changes);
-    const all = await searchKeyword(kv, { tenant: T, text: 'memories', k: 100 });
-    assert.equal(all.length, 40);
-    const asked: string[] = [];
-    const accept = async (entityId: string): Promise<boolean> => {
-      asked.push(entityId);
-      return entityId.startsWith(`${T}|keep|`);
-    };
-    const hits = await searchKeyword(kv, { tenant: T, text: 'memories', k: 7, accept });
-    assert.deepEqual(hits, all.filter((h) => h.entityId.startsWith(`${T}|keep|`)).slice(0, 7));
-    assert.ok(asked.length < 40, `asked ${asked.length}`);
-    const few = await searchKeyword(kv, { tenant: T, text: 'memories', k: 30, accept: (e) => e.endsWith('n04') });
-    assert.deepEqual(few.map((h) => h.entityId), [id('n04', T, 'keep')]);
-  });
-
-  it('rejects inputs that would corrupt the index or cross tenants', async () => {
+  it('rejects changes that would corrupt the index or cross tenants', async () => {
     const code = (c: string) => (error: unknown) => error instanceof EngramError && error.code === c;
     await assert.rejects(planKeywordUpdate(kv, [{ entityId: id('a'), tenant: 'other', partition: 0, after: 'x' }]), code('keyword_tenant_mismatch'));
     await assert.rejects(planKeywordUpdate(kv, [{ entityId: 'a|b|n|k', tenant: 'a|b', partition: 0, after: 'x' }]), code('invalid_tenant'));
-    await assert.rejects(searchKeyword(kv, { tenant: 'a|b', text: 'x', k: 1 }), code('invalid_tenant'));
-    await assert.rejects(searchKeyword(kv, { tenant: T, text: 'x', k: -1 }), code('invalid_k'));
     const twice = { entityId: id('a'), tenant: T, partition: 0, after: 'x' };
     await assert.rejects(planKeywordUpdate(kv, [twice, twice]), code('duplicate_keyword_change'));
     // A `before` that was never indexed would drive the counters negative: reported, not clamped.
     await assert.rejects(planKeywordUpdate(kv, [{ entityId: id('a'), tenant: T, partition: 0, before: 'ghost' }]), code('keyword_index_inconsistent'));
+  });
+});
+
+describe('keyword index in memory: what it holds', () => {
+  it('replaces a document\'s postings and forgets a tenant whose documents are all gone', async () => {
+    const { index, apply, postings } = openMemoryBackend();
+    await apply(DOCS.map(([key, text]) => ({ entityId: id(key), tenant: T, partition: 0, after: text })));
+    // cat, dog, bird, fish: d1 2 terms, d2 2, d3 2.
+    assert.deepEqual(index.size(), { tenants: 1, docs: 3, terms: 4, postings: 6 });
+    index.set(id('d1'), 'zebra');
+    assert.deepEqual(index.size(), { tenants: 1, docs: 3, terms: 5, postings: 5 });
+    assert.equal(await postings.df(T, 'cat'), 1);
+    assert.deepEqual(await postings.corpus(T), { docs: 3, totalLen: 1 + 2 + 4 });
+    for (const [key] of DOCS) index.set(id(key), undefined);
+    index.set(id('never-indexed'), undefined);
+    index.set(id('only-stop-words'), 'the and a');
+    assert.deepEqual(index.size(), { tenants: 0, docs: 0, terms: 0, postings: 0 });
+    assert.deepEqual(await postings.corpus(T), { docs: 0, totalLen: 0 });
+  });
+
+  it('refuses an id without a valid tenant', () => {
+    const { index } = openMemoryBackend();
+    assert.throws(() => index.set('no-separator', 'cat'), (e: unknown) => e instanceof EngramError && e.code === 'invalid_entity_id');
+    assert.throws(() => index.set('|notes|k', 'cat'), (e: unknown) => e instanceof EngramError && e.code === 'invalid_entity_id');
   });
 });

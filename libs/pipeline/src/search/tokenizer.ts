@@ -163,3 +163,11 @@ function endsCvc(w: string): boolean {
   const n = w.length;
   return n >= 3 && isConsonant(w, n - 3) && !isConsonant(w, n - 2) && isConsonant(w, n - 1) && !/[wxy]$/.test(w);
 }
+
+/** Each token's occurrences in `text` (none for undefined), and the token count: a document's BM25 inputs. */
+export function termFrequencies(text: string | undefined): { tf: Map<string, number>; len: number } {
+  const tf = new Map<string, number>();
+  const tokens = text === undefined ? [] : tokenize(text);
+  for (const token of tokens) tf.set(token, (tf.get(token) ?? 0) + 1);
+  return { tf, len: tokens.length };
+}
