@@ -33,6 +33,8 @@ export interface ConsumerGroups {
   projection: string;
   vectors: string;
   changelog: string;
+  /** The in-process keyword index's follower (ENGRAM_KEYWORD_INDEX=memory). */
+  keywords: string;
 }
 
 export function createConsumerGroups(prefix = ''): ConsumerGroups {
@@ -41,6 +43,7 @@ export function createConsumerGroups(prefix = ''): ConsumerGroups {
     projection: `${prefix}engram-projection`,
     vectors: `${prefix}engram-vectors`,
     changelog: `${prefix}engram-changelog`,
+    keywords: `${prefix}engram-keywords`,
   };
 }
 

@@ -19,6 +19,7 @@ import {
   createSubscriptionService,
   createTelemetry,
   createConsumerGroups,
+  createMemoryKeywordIndex,
   createTopics,
   createVectorCollections,
   ensureCollections,
@@ -29,6 +30,7 @@ import {
   startEnrichmentWorker,
   startProjectionWorker,
   startVectorIndexer,
+  startKeywordIndexer,
   startChangelogEmitter,
   startExpirySweeper,
   changelogWatermarkKey,
@@ -116,17 +118,24 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
     ...(roles.has('projection')
       ? [groups.projection, groups.vectors, groups.changelog].map((group) => ({ group, topic: topics.enriched }))
       : []),
+    ...(roles.has('query') && keywordIndexIn(config) === 'memory' ? [{ group: groups.keywords, topic: topics.enriched }] : []),
   ]);
 
   // Every app serves HTTP: the API routes of its roles, and health, readiness and metrics for all.
   let stopping = false;
+  let keywordWatermarks: AppliedWatermarks | undefined;
   const routes: Route[] = [];
   if (roles.has('ingest') || roles.has('query')) {
     const kv = need(ports.kv, 'kv');
     const query = createQueryService({ kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, limits: config.limits, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
     if (roles.has('ingest')) routes.push(...ingestRoutes({ ingest: ingest!, query }));
     if (roles.has('query')) {
-      const search = createSearchService({ kv, vectors: need(ports.vectors, 'vectors'), embedder: need(ports.embedder, 'embedder'), collections: need(collections, 'vectors'), query, vectorWatermarks: vectorWatermarks!, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
+      const keyword = keywordIndexIn(config) === 'memory' ? createMemoryKeywordIndex() : undefined;
+      if (keyword) {
+        keywordWatermarks = createAppliedWatermarks({ partitions: topics.partitions });
+        loops.push(await startKeywordIndexer({ ...common, group: groups.keywords, kv, index: keyword, kvWatermarks: watermarks!, keywordWatermarks, maxBatch: config.projectionBatchMax }));
+      }
+      const search = createSearchService({ kv, vectors: need(ports.vectors, 'vectors'), embedder: need(ports.embedder, 'embedder'), collections: need(collections, 'vectors'), query, vectorWatermarks: vectorWatermarks!, keyword: keyword?.postings, keywordWatermarks, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
       const subscriptions = createSubscriptionService({ log, codecs, topics, stateAppended });
       routes.push(...queryRoutes({ query, search, subscriptions, maxTextLength: config.limits.maxTextLength }));
     }
@@ -163,6 +172,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
       await projectionThread?.stop();
       watermarks?.close();
       vectorWatermarks?.close();
+      keywordWatermarks?.close();
       await ports.close();
       telemetry.logger.info('engram stopped');
     },
@@ -198,7 +208,13 @@ export function startProjectionStage(deps: ProjectionStageDeps): ConsumerLoop[] 
   const changelogWatermarks = createAppliedWatermarks({ kv, partitions: topics.partitions, keyFor: changelogWatermarkKey });
   const emitter = startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: deps.watermarks, changelogWatermarks, stateAppended: deps.stateAppended, maxBatch: config.projectionBatchMax });
   void emitter.done.finally(() => changelogWatermarks.close()).catch(() => undefined);
-  return [startProjectionWorker({ ...common, group: groups.projection, kv, cache: deps.cache, watermarks: deps.watermarks, maxBatch: config.projectionBatchMax }), emitter];
+  return [startProjectionWorker({ ...common, group: groups.projection, kv, cache: deps.cache, watermarks: deps.watermarks, maxBatch: config.projectionBatchMax, kvKeywordIndex: keywordIndexIn(config) === 'kv' }), emitter];
+}
+
+/** ENGRAM_KEYWORD_INDEX with `auto` resolved: in memory beside the embedded KV, in the KV store otherwise. */
+export function keywordIndexIn(config: EngramConfig): 'memory' | 'kv' {
+  if (config.keywordIndex !== 'auto') return config.keywordIndex as 'memory' | 'kv';
+  return config.kv === 'embedded' ? 'memory' : 'kv';
 }
 
 /** Consumer lag per group and partition (end offset minus committed offset), refreshed every 5 s. */

@@ -42,6 +42,9 @@ describe('apps on their own (embedded data directory)', () => {
       const read = await api<Json>('GET', `/v1/memories/solo/fact?consistentWith=${token}`);
       assert.equal(read.status, 200);
       assert.equal(read.body.value, 'handed down');
+      // Its keyword index is built from what the projection-worker stored.
+      const search = await api<Json>('POST', '/v1/search', { query: 'handed down', mode: 'keyword', k: 5, consistentWith: token });
+      assert.deepEqual((search.body.results as Json[]).map((r) => r.key), ['fact']);
       assert.equal((await api('POST', '/v1/events', { events: [] })).status, 404, 'query-api alone takes no writes');
       assert.equal(await query.stop(), 0);
     } finally {

@@ -31,7 +31,8 @@ export interface AppliedWatermarks {
 }
 
 export function createAppliedWatermarks(options: {
-  kv: KvStore;
+  /** Where other processes' progress is read; without it only `advance` moves it (an in-process index). */
+  kv?: KvStore;
   partitions: number;
   /** Which projection's watermark: the KV projection's (`w|p`) or the vector indexer's (`vw|p`). @default watermarkKey */
   keyFor?: (partition: number) => string;
@@ -64,6 +65,7 @@ export function createAppliedWatermarks(options: {
   const waitedPartitions = () => [...new Set([...waiters].flatMap((w) => [...w.positions.keys()]))];
 
   const refresh = async (partitions: number[]) => {
+    if (options.kv === undefined) return;
     const values = await options.kv.getMany(partitions.map(keyFor));
     values.forEach((buf, i) => {
       if (buf) advance(partitions[i]!, parseJson<Watermark>(buf).sourceOffset);

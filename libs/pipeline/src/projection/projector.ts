@@ -1,6 +1,6 @@
 /**
  * The projection: folds a batch of `memory-enriched` records into KV state, history, outcomes, the
- * keyword index and the cache. Followers (state-follower.ts) then feed the vector index and the
+ * KV keyword index (unless it lives in memory: keyword-indexer.ts) and the cache. Followers (state-follower.ts) then feed the vector index and the
  * `memory-state` changelog from what it stored.
  *
  * Effectively once (DESIGN.md section 4): consumers read at least once, so a record at or below the
@@ -36,6 +36,12 @@ export interface ProjectorDeps {
   watermarks: AppliedWatermarks;
   deadLetters: DeadLetterSink;
   telemetry: Telemetry;
+  /**
+   * Keep the KV keyword index (`kw|…`) in the same batch (ENGRAM_KEYWORD_INDEX=kv); off when the
+   * keyword index lives in memory beside the searches (projection/keyword-indexer.ts).
+   * @default true
+   */
+  kvKeywordIndex?: boolean;
 }
 
 /** One entity touched by the batch: its state before the batch and after each applied event. */
@@ -55,6 +61,7 @@ export interface Projector {
 
 export function createProjector(deps: ProjectorDeps): Projector {
   const { kv, codecs, telemetry } = deps;
+  const kvKeywordIndex = deps.kvKeywordIndex ?? true;
   const memo = stateMemoFor(kv);
   const handoff = recordHandoffFor(deps.log, deps.topics.enriched);
 
@@ -127,14 +134,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
       }
 
       const changed = [...touched.values()].filter((t) => t.after !== t.before);
-      const keywordChanges: KeywordChange[] = changed.map((t) => ({
-        entityId: t.entityId,
-        tenant: t.after!.tenant,
-        partition: t.partition,
-        before: t.before && !t.before.deleted ? t.before.text : undefined,
-        after: t.after && !t.after.deleted ? t.after.text : undefined,
-      }));
-      const keyword = await planKeywordUpdate(kv, keywordChanges.filter((c) => c.before !== c.after));
+      const keyword = kvKeywordIndex ? await planKeywordUpdate(kv, keywordChanges(changed)) : [];
       const states: KvOp[] = [];
       const embeddings: KvOp[] = [];
       const expiry: KvOp[] = [];
@@ -165,6 +165,18 @@ export function createProjector(deps: ProjectorDeps): Projector {
       return { applied, rejected, skipped };
     },
   };
+}
+
+/** The text changes of the entities a batch changed, for the KV keyword index. */
+function keywordChanges(changed: Touched[]): KeywordChange[] {
+  const changes: KeywordChange[] = changed.map((t) => ({
+    entityId: t.entityId,
+    tenant: t.after!.tenant,
+    partition: t.partition,
+    before: t.before && !t.before.deleted ? t.before.text : undefined,
+    after: t.after && !t.after.deleted ? t.after.text : undefined,
+  }));
+  return changes.filter((c) => c.before !== c.after);
 }
 
 /** The key (`<id>@<revision>`) of the model that embedded the event's text, recorded on the state. */

@@ -32,9 +32,16 @@ export interface FollowerOptions {
   codecs: PipelineCodecs;
   /** The KV projection's progress: a follower never gets ahead of it. */
   kvWatermarks: AppliedWatermarks;
-  /** This follower's progress, stored under `keyFor(partition)` and advanced after each batch. */
+  /** This follower's progress, advanced after each batch. */
   watermarks: AppliedWatermarks;
-  keyFor: (partition: number) => string;
+  /** Where the follower stores its progress, per partition, to skip redelivered records after a restart. */
+  keyFor?: (partition: number) => string;
+  /**
+   * Instead of `keyFor`, for a follower whose effects do not outlive the process (an in-memory
+   * index rebuilt at start): its progress, kept in this map and never stored; the caller fills it
+   * with what the rebuild covers.
+   */
+  marks?: Map<number, Watermark>;
   /** @default true — also load `v|` embeddings. */
   withEmbeddings?: boolean;
   /**
@@ -51,7 +58,8 @@ export interface FollowerOptions {
 }
 
 export function createFollowerBatch(options: FollowerOptions): (records: StoredRecord[]) => Promise<void> {
-  const { kv, codecs, handoff } = options;
+  const { kv, codecs, handoff, keyFor, marks: kept } = options;
+  if ((keyFor === undefined) === (kept === undefined)) throw new Error('a follower keeps its progress under keyFor or in marks: exactly one of them');
   const memo = stateMemoFor(kv);
   const handoffWaitMs = options.handoffWaitMs ?? 1000;
 
@@ -77,11 +85,13 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
   }
 
   return async (records) => {
-    // Start from this follower's stored watermarks: a redelivered record at or below them is skipped.
-    const marks = new Map<number, Watermark>();
+    // Start from this follower's watermarks: a redelivered record at or below them is skipped.
     const partitions = [...new Set(records.map((r) => r.partition))];
-    (await kv.getMany(partitions.map(options.keyFor))).forEach((buf, i) => {
-      marks.set(partitions[i]!, buf ? parseJson<Watermark>(buf) : { enrichedOffset: -1, sourceOffset: -1 });
+    const marks = new Map<number, Watermark>();
+    const stored = keyFor ? await kv.getMany(partitions.map(keyFor)) : partitions.map(() => undefined);
+    partitions.forEach((p, i) => {
+      const buf = stored[i];
+      marks.set(p, buf ? parseJson<Watermark>(buf) : { ...(kept?.get(p) ?? { enrichedOffset: -1, sourceOffset: -1 }) });
     });
     const fresh: StoredRecord[] = [];
     for (const record of records) {
@@ -128,6 +138,7 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
     // now; the stored watermark only spares a restart the redelivered records (which `handle` takes
     // again harmlessly), so its commit, queued behind the projection's, need not delay them.
     for (const [p, m] of marks) if (m.sourceOffset >= 0) options.watermarks.advance(p, m.sourceOffset);
-    await kv.batch([...marks].map(([p, m]) => ({ type: 'put' as const, key: options.keyFor(p), value: json(m) })));
+    if (keyFor) await kv.batch([...marks].map(([p, m]) => ({ type: 'put' as const, key: keyFor(p), value: json(m) })));
+    else for (const [p, m] of marks) kept!.set(p, m);
   };
 }

@@ -1,8 +1,8 @@
 /**
  * Search (DESIGN.md section 5): `vector` (the query embedded by the model that built the index),
- * `keyword` (BM25 over the KV postings) or `hybrid` (reciprocal-rank fusion of both). Filters and the
- * tenant apply in every mode. When the vector index fails with a retriable error, search answers from
- * keywords alone and says `degraded: true`.
+ * `keyword` (BM25, over the in-memory or the KV keyword index) or `hybrid` (reciprocal-rank fusion
+ * of both). Filters and the tenant apply in every mode. When the vector index fails with a retriable
+ * error, search answers from keywords alone and says `degraded: true`.
  */
 import { LRUCache } from 'lru-cache';
 import { ValidationError, isEngramError, type MemoryState } from '@engram/core';
@@ -11,7 +11,7 @@ import { decodeToken } from '../consistency-token.js';
 import type { AppliedWatermarks } from '../projection/applied-watermarks.js';
 import type { VectorCollections } from '../projection/vector-collections.js';
 import { vectorFields } from '../projection/vector-updates.js';
-import { kvKeywordPostings, reciprocalRankFusion, searchKeyword } from '../search/index.js';
+import { kvKeywordPostings, reciprocalRankFusion, searchKeyword, type KeywordPostings } from '../search/index.js';
 import type { Telemetry } from '../telemetry.js';
 import { isVisible, toView, type MemoryView } from './memory-view.js';
 import type { QueryService } from './query-service.js';
@@ -51,12 +51,20 @@ export function createSearchService(deps: {
   query: QueryService;
   /** The vector indexer's progress: vector and hybrid searches with `consistentWith` wait for it too. */
   vectorWatermarks: AppliedWatermarks;
+  /** Where keyword search reads postings. @default the KV keyword index (kvKeywordPostings) */
+  keyword?: KeywordPostings;
+  /**
+   * The progress of an index that is not updated with the KV projection (the in-memory one):
+   * keyword and hybrid searches with `consistentWith` wait for it too.
+   */
+  keywordWatermarks?: AppliedWatermarks;
   consistencyTimeoutMs: number;
   telemetry: Telemetry;
   /** Recent query embeddings. @default 1000 */
   queryCacheSize?: number;
 }): SearchService {
   const queryVectors = new LRUCache<string, Float32Array>({ max: deps.queryCacheSize ?? 1000 });
+  const keyword = deps.keyword ?? kvKeywordPostings(deps.kv);
 
   async function embedQuery(text: string): Promise<Float32Array> {
     const cached = queryVectors.get(text);
@@ -81,7 +89,7 @@ export function createSearchService(deps: {
 
   async function keywordSearch(request: SearchRequest, k: number, now: number): Promise<Array<{ id: string; score: number; state: MemoryState }>> {
     const found = new Map<string, MemoryState>();
-    const hits = await searchKeyword(kvKeywordPostings(deps.kv), {
+    const hits = await searchKeyword(keyword, {
       tenant: request.filter.tenant,
       text: request.query!,
       k,
@@ -99,8 +107,12 @@ export function createSearchService(deps: {
     async search(request) {
       const started = process.hrtime.bigint();
       await deps.query.waitFor(request.consistentWith);
-      if (request.consistentWith && request.mode !== 'keyword') {
-        await deps.vectorWatermarks.waitFor(decodeToken(request.consistentWith), deps.consistencyTimeoutMs);
+      if (request.consistentWith) {
+        const positions = decodeToken(request.consistentWith);
+        await Promise.all([
+          request.mode !== 'keyword' ? deps.vectorWatermarks.waitFor(positions, deps.consistencyTimeoutMs) : undefined,
+          request.mode !== 'vector' ? deps.keywordWatermarks?.waitFor(positions, deps.consistencyTimeoutMs) : undefined,
+        ]);
       }
       const now = Date.now();
       const { k, mode } = request;
