@@ -119,6 +119,26 @@ for (const [name, open] of KEYWORD_BACKENDS) {
       assert.deepEqual(few.map((h) => h.entityId), [id('n04', T, 'keep')]);
     });
 
+    it('ranks by score, then entity id, however many candidates it scores', async () => {
+      // 300 documents over a 6-word vocabulary: many candidates, many equal scores.
+      const words = ['amber', 'basil', 'cedar', 'delta', 'ember', 'flint'];
+      let seed = 42;
+      const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      await b.apply(Array.from({ length: 300 }, (_, i) => ({
+        entityId: id(`r${i}`),
+        tenant: T,
+        partition: i % 4,
+        after: Array.from({ length: 1 + Math.floor(next() * 6) }, () => words[Math.floor(next() * words.length)]).join(' '),
+      })));
+      const all = await search({ tenant: T, text: 'amber basil', k: 300 });
+      assert.ok(all.length > 100, `${all.length} candidates`);
+      for (let i = 1; i < all.length; i++) {
+        const [a, c] = [all[i - 1]!, all[i]!];
+        assert.ok(a.score > c.score || (a.score === c.score && a.entityId < c.entityId), `rank ${i}: ${JSON.stringify([a, c])}`);
+      }
+      assert.deepEqual(await search({ tenant: T, text: 'amber basil', k: 25 }), all.slice(0, 25));
+    });
+
     it('rejects invalid queries', async () => {
       const code = (c: string) => (error: unknown) => error instanceof EngramError && error.code === c;
       await assert.rejects(search({ tenant: 'a|b', text: 'x', k: 1 }), code('invalid_tenant'));

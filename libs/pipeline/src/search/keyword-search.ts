@@ -92,28 +92,77 @@ export async function searchKeyword(postings: KeywordPostings, query: KeywordQue
     }
   }
 
-  const ranked = [...scores].sort((a, b) => b[1] - a[1] || compare(a[0], b[0]));
-  return takeAccepted(ranked, k, accept);
+  return takeAccepted(new BestFirst(scores), k, accept);
 }
 
-/** Walks `ranked` best-first, asking `accept` about as many candidates as results are still missing. */
-async function takeAccepted(
-  ranked: Array<[string, number]>,
-  k: number,
-  accept: KeywordQuery['accept'],
-): Promise<KeywordHit[]> {
-  if (accept === undefined) return ranked.slice(0, k).map(([entityId, score]) => ({ entityId, score }));
+/** Takes candidates best-first, asking `accept` about as many of them as results are still missing. */
+async function takeAccepted(ranked: BestFirst, k: number, accept: KeywordQuery['accept']): Promise<KeywordHit[]> {
   const hits: KeywordHit[] = [];
-  let next = 0;
-  while (hits.length < k && next < ranked.length) {
-    const chunk = ranked.slice(next, next + k - hits.length);
-    next += chunk.length;
-    const verdicts = await Promise.all(chunk.map(([entityId]) => accept(entityId)));
-    chunk.forEach(([entityId, score], i) => {
-      if (verdicts[i] === true) hits.push({ entityId, score });
+  while (hits.length < k && ranked.size > 0) {
+    const chunk = ranked.take(k - hits.length);
+    const verdicts = accept === undefined ? undefined : await Promise.all(chunk.map((hit) => accept(hit.entityId)));
+    chunk.forEach((hit, i) => {
+      if (verdicts === undefined || verdicts[i] === true) hits.push(hit);
     });
   }
   return hits;
+}
+
+/**
+ * The candidates in rank order (score descending, then entity id), as a binary heap: a query over a
+ * common term scores tens of thousands of documents but returns k, so it pays O(n) to build the heap
+ * and O(log n) per candidate taken instead of sorting them all.
+ */
+class BestFirst {
+  private readonly ids: string[];
+  private readonly scores: number[];
+
+  constructor(candidates: Map<string, number>) {
+    this.ids = [...candidates.keys()];
+    this.scores = [...candidates.values()];
+    for (let i = (this.ids.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** Removes and returns the best `n` (fewer if fewer are left), best first. */
+  take(n: number): KeywordHit[] {
+    const out: KeywordHit[] = [];
+    while (out.length < n && this.ids.length > 0) {
+      out.push({ entityId: this.ids[0]!, score: this.scores[0]! });
+      const lastId = this.ids.pop()!;
+      const lastScore = this.scores.pop()!;
+      if (this.ids.length > 0) {
+        this.ids[0] = lastId;
+        this.scores[0] = lastScore;
+        this.siftDown(0);
+      }
+    }
+    return out;
+  }
+
+  /** Whether the candidate at i ranks before the one at j. */
+  private before(i: number, j: number): boolean {
+    const a = this.scores[i]!;
+    const b = this.scores[j]!;
+    return a > b || (a === b && compare(this.ids[i]!, this.ids[j]!) < 0);
+  }
+
+  private siftDown(i: number): void {
+    const n = this.ids.length;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) return;
+      const right = left + 1;
+      const best = right < n && this.before(right, left) ? right : left;
+      if (!this.before(best, i)) return;
+      [this.ids[i], this.ids[best]] = [this.ids[best]!, this.ids[i]!];
+      [this.scores[i], this.scores[best]] = [this.scores[best]!, this.scores[i]!];
+      i = best;
+    }
+  }
 }
 
 /** Code-unit order: deterministic and locale-independent, unlike localeCompare. */

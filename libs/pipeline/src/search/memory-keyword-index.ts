@@ -31,10 +31,17 @@ interface Doc {
 
 interface TenantIndex {
   docs: Map<string, Doc>;
-  /** term → entity id → occurrences of the term in that document. */
+  /** term → entity id → the posting: the term's occurrences in that document and its length, packed ({@link pack}). */
   postings: Map<string, Map<string, number>>;
   totalLen: number;
 }
+
+/**
+ * tf and the document length in one number, so scoring a posting costs one map lookup. A text has
+ * at most ENGRAM_MAX_TEXT_LENGTH (≤ 2^20) characters, so tf < 2^20 and the product stays exact.
+ */
+const TF_RANGE = 2 ** 20;
+const pack = (tf: number, len: number): number => len * TF_RANGE + tf;
 
 export function createMemoryKeywordIndex(): MemoryKeywordIndex {
   const tenants = new Map<string, TenantIndex>();
@@ -58,23 +65,21 @@ export function createMemoryKeywordIndex(): MemoryKeywordIndex {
       return tenants.get(tenant)?.postings.get(term)?.size ?? 0;
     },
     async scan(tenant, term, max, visit) {
-      const t = tenants.get(tenant);
-      const docs = t?.postings.get(term);
-      if (!t || !docs) return;
+      const docs = tenants.get(tenant)?.postings.get(term);
+      if (!docs) return;
       if (docs.size <= max) {
-        for (const [entityId, tf] of docs) visitPosting(t, entityId, tf, visit);
+        for (const [entityId, posting] of docs) visitPosting(entityId, posting, visit);
         return;
       }
       const first = [...docs.keys()].sort(compare).slice(0, max);
-      for (const entityId of first) visitPosting(t, entityId, docs.get(entityId)!, visit);
+      for (const entityId of first) visitPosting(entityId, docs.get(entityId)!, visit);
     },
     async lookup(tenant, term, entityIds, visit) {
-      const t = tenants.get(tenant);
-      const docs = t?.postings.get(term);
-      if (!t || !docs) return;
+      const docs = tenants.get(tenant)?.postings.get(term);
+      if (!docs) return;
       for (const entityId of entityIds) {
-        const tf = docs.get(entityId);
-        if (tf !== undefined) visitPosting(t, entityId, tf, visit);
+        const posting = docs.get(entityId);
+        if (posting !== undefined) visitPosting(entityId, posting, visit);
       }
     },
   };
@@ -92,7 +97,7 @@ export function createMemoryKeywordIndex(): MemoryKeywordIndex {
         for (const [term, n] of tf) {
           let docs = t.postings.get(term);
           if (!docs) t.postings.set(term, (docs = new Map()));
-          docs.set(entityId, n);
+          docs.set(entityId, pack(n, len));
         }
         t.docs.set(entityId, { len, terms: [...tf.keys()] });
         t.totalLen += len;
@@ -113,8 +118,8 @@ export function createMemoryKeywordIndex(): MemoryKeywordIndex {
   };
 }
 
-function visitPosting(t: TenantIndex, entityId: string, tf: number, visit: PostingVisitor): void {
-  visit(entityId, tf, t.docs.get(entityId)!.len);
+function visitPosting(entityId: string, posting: number, visit: PostingVisitor): void {
+  visit(entityId, posting % TF_RANGE, Math.floor(posting / TF_RANGE));
 }
 
 /** Entity ids are `<tenant>|<namespace>|<key>` (core's encodeEntityId); the tenant never holds `|`. */
