@@ -11,7 +11,7 @@
  *    each, for `--seconds` (20); meanwhile, `--probes` (20) times a second, a probe:
  *    t0, POST one event with a unique ~20-word text, then two searches in parallel for that text,
  *    `mode: 'vector'` and `mode: 'keyword'`, k = 1, passing the POST's token (the server waits until
- *    the vector index — keyword: the KV projection — covers it); t1 when a response arrives whose
+ *    the vector index — keyword: the keyword index — covers it); t1 when a response arrives whose
  *    top hit is the probe (a response without it is repeated, and counted as a miss).
  * Reported: p50 / p99 of t1 - t0 per mode (and the p50 of the second half of the probes: higher
  * than the whole run's when a backlog builds up), the capacity, the offered and achieved rates.
@@ -126,7 +126,7 @@ const results = await repeat({ label: 'freshness', runs: args.runs }, freshnessR
 const med = results.median;
 const n = (key: string): number => med[key] ?? Number.NaN;
 printTable(`Indexing capacity over HTTP, text events (medians of ${args.runs} runs)`, ['figure', 'events/s'], [
-  ['applied to KV (keyword-visible)', n('capacity.appliedPerS')],
+  ['applied to KV (GET-visible)', n('capacity.appliedPerS')],
   ['indexed in HNSW (vector-visible) = capacity', n('capacity.indexedPerS')],
   [`background load offered (${fraction} × capacity)`, n('load.offeredPerS')],
   ['background load achieved', n('load.achievedPerS')],
