@@ -25,6 +25,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   requireConnection(config.vector === 'milvus', config.milvusAddress, 'ENGRAM_MILVUS_ADDRESS', 'ENGRAM_VECTOR=milvus');
   requireConnection(config.cache === 'redis', config.redisUrl, 'ENGRAM_REDIS_URL', 'ENGRAM_CACHE=redis');
   requireConnection(config.blob === 'gcs', config.gcsBucket, 'ENGRAM_GCS_BUCKET', 'ENGRAM_BLOB=gcs');
+  if (config.keywordIndex === 'memory' && config.kv !== 'embedded') {
+    // Each query process would hold its own index, fed by a share of one consumer group's partitions.
+    throw new ValidationError('conflicting_settings', 'ENGRAM_KEYWORD_INDEX=memory needs ENGRAM_KV=embedded (one query process per data directory); with a shared KV store use kv (or auto)', { setting: 'ENGRAM_KEYWORD_INDEX' });
+  }
   const limits: Limits = {
     ...DEFAULT_LIMITS,
     maxBodyBytes: config.maxBodyBytes,

@@ -17,6 +17,10 @@ describe('config', () => {
     assert.deepEqual(loadConfig({ ENGRAM_API_KEYS: 'a:k1, b:k2' }).apiKeys, [{ tenant: 'a', key: 'k1' }, { tenant: 'b', key: 'k2' }]);
     assert.deepEqual(loadConfig({ ENGRAM_VECTOR_DIMS: 'image:512,audio:128' }).limits.vectorDims, { image: 512, audio: 128 });
     assert.throws(() => loadConfig({ ENGRAM_VECTOR_DIMS: 'text:10' }), { code: 'invalid_setting' });
+    assert.equal(loadConfig({}).keywordIndex, 'auto');
+    assert.equal(loadConfig({ ENGRAM_KV: 'tikv', ENGRAM_TIKV_PD: 'pd:2379', ENGRAM_KEYWORD_INDEX: 'kv' }).keywordIndex, 'kv');
+    assert.throws(() => loadConfig({ ENGRAM_KV: 'tikv', ENGRAM_TIKV_PD: 'pd:2379', ENGRAM_KEYWORD_INDEX: 'memory' }), { code: 'conflicting_settings' });
+    assert.throws(() => loadConfig({ ENGRAM_KEYWORD_INDEX: 'lucene' }), { code: 'invalid_setting' });
   });
 
   it('README.md shows exactly the current configuration table', () => {
