@@ -67,6 +67,8 @@ export function createKeywordIndexBatch(options: KeywordIndexerOptions, marks: M
     watermarks: options.keywordWatermarks,
     marks,
     withEmbeddings: false,
+    // Only an event with text, or a delete, changes what an entity is found by.
+    concerns: (summary) => summary.changesText,
     handoff: recordHandoffFor(options.log, options.topics.enriched),
     handle: async (entities) => {
       for (const e of entities) options.index.set(e.entityId, indexedText(e.state));

@@ -98,9 +98,30 @@ describe('keyword indexer (in-memory keyword index)', () => {
     await batch(records);
     assert.deepEqual(await found('marker'), [idOf('k1')]);
     // A record after them is indexed, with the entity's current text.
-    await batch(await project([makeEvent('k1', { type: 'MemoryPatched', patch: 5 })]));
-    assert.deepEqual(await found('zebras'), [idOf('k1')]);
+    await batch(await project([makeEvent('k1', { type: 'MemoryPatched', patch: 5 }, { text: 'zebras at noon' })]));
+    assert.deepEqual(await found('noon'), [idOf('k1')]);
     assert.deepEqual(await found('marker'), []);
+  });
+
+  it('reads no state for a batch whose events cannot change a text, and still advances its watermark', async () => {
+    const marks = new Map<number, Watermark>();
+    await createKeywordIndexBatch(options, marks)(await project([makeEvent('k1', { type: 'MemoryWritten', value: 1 }, { text: 'zebras' })]));
+    let reads = 0;
+    const counting: KvStore = { ...kv, getMany: (keys) => ((reads += keys.filter((k) => k.startsWith('m|')).length), kv.getMany(keys)) };
+    const batch = createKeywordIndexBatch({ ...options, kv: counting }, marks);
+    const records = await project([
+      makeEvent('c1', { type: 'CounterIncremented', delta: 1 }),
+      makeEvent('k1', { type: 'MemoryPatched', patch: 2 }),
+    ]);
+    await batch(records);
+    assert.equal(reads, 0);
+    const last = await env.codecs.enriched.decode(records[1]!.value!);
+    assert.equal(keywordWatermarks.isApplied(new Map([[last.source.partition, last.source.offset]])), true);
+    assert.deepEqual(await found('zebras'), [idOf('k1')]);
+    // A text, or a delete, is read.
+    await batch(await project([makeEvent('k1', { type: 'MemoryDeleted' })]));
+    assert.equal(reads, 1);
+    assert.deepEqual(await found('zebras'), []);
   });
 
   it('keeps its marks where they were when indexing fails, so the batch is taken again', async () => {

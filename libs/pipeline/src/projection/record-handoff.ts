@@ -22,13 +22,16 @@ export interface RecordSummary {
   entityId: string;
   /** The record is a MemoryDeleted. */
   deleted: boolean;
+  /** The record can change the entity's text: it carries one, or it is a MemoryDeleted (any other event keeps the text). */
+  changesText: boolean;
   /** Offset of the event in `memory-events` (what watermarks and tokens count). */
   sourceOffset: number;
 }
 
 /** What a follower needs of a decoded `memory-enriched` record. */
 export function summarizeRecord(enriched: EnrichedEvent, entityId = encodeEntityId(enriched.event)): RecordSummary {
-  return { entityId, deleted: enriched.event.type === 'MemoryDeleted', sourceOffset: enriched.source.offset };
+  const deleted = enriched.event.type === 'MemoryDeleted';
+  return { entityId, deleted, changesText: deleted || enriched.event.text !== undefined, sourceOffset: enriched.source.offset };
 }
 
 /** `null`: the projector could not decode the record (it went to the dead-letter topic). */

@@ -12,7 +12,7 @@ import type { PipelineCodecs } from '../codecs.js';
 import { embeddingKey, json, parseJson, stateKey } from '../kv-keys.js';
 import { stateMemoFor } from '../query/state-memo.js';
 import type { AppliedWatermarks, Watermark } from './applied-watermarks.js';
-import { summarizeRecord, type HandedOn, type RecordHandoff } from './record-handoff.js';
+import { summarizeRecord, type HandedOn, type RecordHandoff, type RecordSummary } from './record-handoff.js';
 import type { StoredEmbeddings } from './vector-updates.js';
 
 export interface FollowedEntity {
@@ -44,6 +44,11 @@ export interface FollowerOptions {
   marks?: Map<number, Watermark>;
   /** @default true — also load `v|` embeddings. */
   withEmbeddings?: boolean;
+  /**
+   * Which records concern this follower: an entity none of whose records in a batch does is neither
+   * read nor handed on (its records still count towards the watermark). @default every record
+   */
+  concerns?: (summary: RecordSummary) => boolean;
   /**
    * What an in-process projector decoded (record-handoff.ts), so the follower decodes only what it
    * does not find there. @default none: every record is decoded here
@@ -107,6 +112,7 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
       if (!summary) return;
       const mark = marks.get(record.partition)!;
       mark.sourceOffset = Math.max(mark.sourceOffset, summary.sourceOffset);
+      if (options.concerns !== undefined && !options.concerns(summary)) return;
       const seen = entities.get(summary.entityId) ?? { partition: record.partition, deleted: false, firstOffset: record.offset };
       seen.deleted ||= summary.deleted;
       entities.set(summary.entityId, seen);
