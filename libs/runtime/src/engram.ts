@@ -97,6 +97,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   const deadLetters = createDeadLetterSink({ log, codecs, topics, telemetry });
   const stateAppended = createSignal();
   const common = { log, codecs, topics, deadLetters, telemetry };
+  const keywordsInMemory = roles.has('query') && keywordIndexIn(config) === 'memory';
 
   const loops: ConsumerLoop[] = [];
   if (roles.has('enrichment')) loops.push(startEnrichmentWorker({ ...common, group: groups.enrichment, embedder: need(ports.embedder, 'embedder'), maxBatch: config.embedBatchMax, lingerMs: config.embedLingerMs }));
@@ -118,7 +119,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
     ...(roles.has('projection')
       ? [groups.projection, groups.vectors, groups.changelog].map((group) => ({ group, topic: topics.enriched }))
       : []),
-    ...(roles.has('query') && keywordIndexIn(config) === 'memory' ? [{ group: groups.keywords, topic: topics.enriched }] : []),
+    ...(keywordsInMemory ? [{ group: groups.keywords, topic: topics.enriched }] : []),
   ]);
 
   // Every app serves HTTP: the API routes of its roles, and health, readiness and metrics for all.
@@ -130,7 +131,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
     const query = createQueryService({ kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, limits: config.limits, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
     if (roles.has('ingest')) routes.push(...ingestRoutes({ ingest: ingest!, query }));
     if (roles.has('query')) {
-      const keyword = keywordIndexIn(config) === 'memory' ? createMemoryKeywordIndex() : undefined;
+      const keyword = keywordsInMemory ? createMemoryKeywordIndex() : undefined;
       if (keyword) {
         keywordWatermarks = createAppliedWatermarks({ partitions: topics.partitions });
         loops.push(await startKeywordIndexer({ ...common, group: groups.keywords, kv, index: keyword, kvWatermarks: watermarks!, keywordWatermarks, maxBatch: config.projectionBatchMax }));
@@ -212,7 +213,7 @@ export function startProjectionStage(deps: ProjectionStageDeps): ConsumerLoop[] 
 }
 
 /** ENGRAM_KEYWORD_INDEX with `auto` resolved: in memory beside the embedded KV, in the KV store otherwise. */
-export function keywordIndexIn(config: EngramConfig): 'memory' | 'kv' {
+function keywordIndexIn(config: EngramConfig): 'memory' | 'kv' {
   if (config.keywordIndex !== 'auto') return config.keywordIndex as 'memory' | 'kv';
   return config.kv === 'embedded' ? 'memory' : 'kv';
 }

@@ -93,7 +93,7 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
     // Start from this follower's watermarks: a redelivered record at or below them is skipped.
     const partitions = [...new Set(records.map((r) => r.partition))];
     const marks = new Map<number, Watermark>();
-    const stored = keyFor ? await kv.getMany(partitions.map(keyFor)) : partitions.map(() => undefined);
+    const stored = keyFor ? await kv.getMany(partitions.map(keyFor)) : [];
     partitions.forEach((p, i) => {
       const buf = stored[i];
       marks.set(p, buf ? parseJson<Watermark>(buf) : { ...(kept?.get(p) ?? { enrichedOffset: -1, sourceOffset: -1 }) });
