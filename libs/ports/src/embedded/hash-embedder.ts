@@ -15,17 +15,48 @@ export interface HashEmbedderOptions {
 
 /** Pairs count for less than words: they only sharpen, word overlap should dominate. */
 const BIGRAM_WEIGHT = 0.5;
-const encoder = new TextEncoder();
+const FNV_OFFSET = 0x811c9dc5;
 
-/** FNV-1a, 32 bits, over the UTF-8 bytes: fixed, so vectors never change between versions of Node. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of encoder.encode(text)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
+/**
+ * FNV-1a, 32 bits, over the UTF-8 bytes of `text`, continuing from `hash` (so a feature's prefix is
+ * hashed once, not concatenated): fixed, so vectors never change between versions of Node. The
+ * bytes are computed from the code points here rather than by a TextEncoder, which allocates per call.
+ */
+function fnv1a(text: string, hash = FNV_OFFSET): number {
+  let h = hash;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      }
+    }
+    // A lone surrogate is U+FFFD in UTF-8, as TextEncoder writes it.
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    if (c < 0x80) {
+      h = Math.imul(h ^ c, 0x01000193) >>> 0;
+    } else if (c < 0x800) {
+      h = Math.imul(h ^ (0xc0 | (c >> 6)), 0x01000193) >>> 0;
+      h = Math.imul(h ^ (0x80 | (c & 0x3f)), 0x01000193) >>> 0;
+    } else if (c < 0x10000) {
+      h = Math.imul(h ^ (0xe0 | (c >> 12)), 0x01000193) >>> 0;
+      h = Math.imul(h ^ (0x80 | ((c >> 6) & 0x3f)), 0x01000193) >>> 0;
+      h = Math.imul(h ^ (0x80 | (c & 0x3f)), 0x01000193) >>> 0;
+    } else {
+      h = Math.imul(h ^ (0xf0 | (c >> 18)), 0x01000193) >>> 0;
+      h = Math.imul(h ^ (0x80 | ((c >> 12) & 0x3f)), 0x01000193) >>> 0;
+      h = Math.imul(h ^ (0x80 | ((c >> 6) & 0x3f)), 0x01000193) >>> 0;
+      h = Math.imul(h ^ (0x80 | (c & 0x3f)), 0x01000193) >>> 0;
+    }
   }
-  return hash;
+  return h;
 }
+
+/** Hash states after the feature prefixes `w:` (a word) and `b:` (a pair of adjacent words). */
+const WORD = fnv1a('w:');
+const PAIR = fnv1a('b:');
 
 /** murmur3's finaliser: a second, independent-looking bit source for the sign. */
 function mix(hash: number): number {
@@ -46,15 +77,15 @@ function tokenize(text: string): string[] {
 
 function embedOne(text: string, dims: number): Float32Array {
   const sums = new Float64Array(dims);
-  const add = (feature: string, weight: number): void => {
-    const hash = fnv1a(feature);
+  const add = (hash: number, weight: number): void => {
     const slot = hash % dims;
     sums[slot] = (sums[slot] as number) + ((mix(hash) & 1) === 1 ? -weight : weight);
   };
   const tokens = tokenize(text);
   tokens.forEach((token, i) => {
-    add(`w:${token}`, 1);
-    if (i > 0) add(`b:${tokens[i - 1] as string} ${token}`, BIGRAM_WEIGHT);
+    // The features are `w:<word>` and `b:<previous word> <word>`, hashed piece by piece.
+    add(fnv1a(token, WORD), 1);
+    if (i > 0) add(fnv1a(token, fnv1a(' ', fnv1a(tokens[i - 1] as string, PAIR))), BIGRAM_WEIGHT);
   });
   let norm = 0;
   for (const v of sums) norm += v * v;

@@ -48,6 +48,10 @@ describe('hash embedder', () => {
   it('gives the same vectors as a fixed reference (stable across versions)', async () => {
     const [v] = await createHashEmbedder({ dims: 8 }).embed(['stable vector']);
     assert.deepEqual(Array.from(v as Float32Array, (x) => Number(x.toFixed(4))), REFERENCE);
+    // Two- to four-byte UTF-8 (an astral CJK letter): hashed over the same bytes as TextEncoder writes.
+    const [w] = await createHashEmbedder({ dims: 64 }).embed(['Größe 東京 𠀀𠀁 café']);
+    const nonZero = Array.from(w as Float32Array, (x, i) => [i, Number(x.toFixed(4))]).filter(([, x]) => x !== 0);
+    assert.deepEqual(nonZero, REFERENCE_UTF8);
   });
 });
 
@@ -57,3 +61,6 @@ describe('hash embedder', () => {
  * here changes every stored hash-v1 vector, which needs a new model id.
  */
 const REFERENCE = [0, 0.3333, 0, -0.6667, 0, 0, 0, -0.6667];
+
+/** The non-zero slots of createHashEmbedder({ dims: 64 }).embed(['Größe 東京 𠀀𠀁 café']), recorded with the TextEncoder-based hash. */
+const REFERENCE_UTF8 = [[42, 0.4851], [50, -0.2425], [53, -0.4851], [55, -0.4851], [58, -0.4851]];
