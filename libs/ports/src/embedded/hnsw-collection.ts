@@ -55,8 +55,8 @@ export class HnswCollection {
   private readonly tenants = new Map<string, Tenant>();
   private nextTenantCode = 0;
   private readonly vectors: QuantizedVectors;
-  /** Recorded but not yet (re)inserted into the graph, oldest first: label → full vector. */
-  private readonly pending = new Map<number, Float32Array>();
+  /** Recorded but not yet (re)inserted into the graph, oldest first: label → full vector and the change's sequence. */
+  private readonly pending = new Map<number, { vector: Float32Array; seq: number }>();
 
   constructor(
     readonly spec: Required<CollectionSpec>,
@@ -65,11 +65,27 @@ export class HnswCollection {
     this.vectors = new QuantizedVectors(spec.dims, INITIAL_CAPACITY);
   }
 
-  /** Records an item, searchable at once; its graph point follows with {@link insertPending}. */
-  stage(id: string, label: number, fields: VectorFields, vector: Float32Array): void {
+  /** Records an item (change `seq`), searchable at once; its graph point follows with {@link insertPending}. */
+  stage(id: string, label: number, fields: VectorFields, vector: Float32Array, seq: number): void {
     this.record(id, label, fields, vector);
     this.pending.delete(label); // a re-staged label moves to the back
-    this.pending.set(label, vector);
+    this.pending.set(label, { vector, seq });
+  }
+
+  /**
+   * The highest sequence whose changes are all in the graph: {@link seq} when nothing is staged,
+   * else just below the oldest staged change (changes are staged in sequence order). A snapshot of
+   * the graph covers exactly that much.
+   */
+  coveredSeq(): number {
+    const oldest = this.pending.values().next();
+    return oldest.done === true ? this.seq : oldest.value.seq - 1;
+  }
+
+  /** Recording `id` under `label` would hide a graph point (its live row had another label). */
+  changesLabel(id: string, label: number): boolean {
+    const item = this.items.get(id);
+    return item !== undefined && item.label !== label;
   }
 
   /** Points recorded but not yet in the graph. */
@@ -79,7 +95,7 @@ export class HnswCollection {
 
   /** Inserts staged points into the graph, oldest first, until `deadline` (performance.now()); true if some remain. */
   insertPending(deadline: number): boolean {
-    for (const [label, vector] of this.pending) {
+    for (const [label, { vector }] of this.pending) {
       this.pending.delete(label);
       this.addToGraph(label, vector);
       if (performance.now() >= deadline) break;
@@ -153,7 +169,7 @@ export class HnswCollection {
     const fromGraph = this.searchGraph(query, k, ef, accept === undefined ? (label) => !pending.has(label) : (label) => !pending.has(label) && accept(label));
     const top = new TopK(k);
     for (const hit of fromGraph) top.offer(hit);
-    for (const [label, vector] of pending) {
+    for (const [label, { vector }] of pending) {
       if (accept !== undefined && !accept(label)) continue;
       top.offer({ id: (this.byLabel[label] as LiveItem).id, score: dot(query, vector) });
     }

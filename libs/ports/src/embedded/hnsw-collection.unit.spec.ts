@@ -25,9 +25,9 @@ describe('embedded HNSW collection: staged points', () => {
   it('finds staged items before the graph has them, with exact scores, and the same once inserted', () => {
     const vectors = unitVectors(50, 7);
     const c = newCollection();
-    vectors.slice(0, 40).forEach((v, i) => c.stage(`old-${i}`, i, fields('t'), v));
+    vectors.slice(0, 40).forEach((v, i) => c.stage(`old-${i}`, i, fields('t'), v, i + 1));
     c.insertPending(Number.POSITIVE_INFINITY);
-    vectors.slice(40).forEach((v, i) => c.stage(`new-${i}`, 40 + i, fields('t'), v));
+    vectors.slice(40).forEach((v, i) => c.stage(`new-${i}`, 40 + i, fields('t'), v, 41 + i));
     assert.equal(c.pendingCount, 10);
 
     const query = vectors[45]!;
@@ -42,10 +42,10 @@ describe('embedded HNSW collection: staged points', () => {
   it('never answers with the graph’s old point of an item whose new vector is staged', () => {
     const [a, b] = unitVectors(2, 11);
     const c = newCollection();
-    c.stage('x', 0, fields('t'), a!);
-    c.stage('y', 1, fields('t'), b!);
+    c.stage('x', 0, fields('t'), a!, 1);
+    c.stage('y', 1, fields('t'), b!, 2);
     c.insertPending(Number.POSITIVE_INFINITY);
-    c.stage('x', 0, fields('t'), b!); // x moves onto y's vector; the graph still holds x at a
+    c.stage('x', 0, fields('t'), b!, 3); // x moves onto y's vector; the graph still holds x at a
     const hits = c.search(a!, 2, { tenant: 't' }, graphOnly, noVectors);
     assert.deepEqual(hits.map((h) => h.id).sort(), ['x', 'y']);
     const x = hits.find((h) => h.id === 'x')!;
@@ -55,11 +55,11 @@ describe('embedded HNSW collection: staged points', () => {
   it('keeps staged items to their tenant and filter, and forgets a deleted one that never reached the graph', () => {
     const vectors = unitVectors(4, 3);
     const c = newCollection();
-    c.stage('mine', 0, fields('t', ['keep']), vectors[0]!);
+    c.stage('mine', 0, fields('t', ['keep']), vectors[0]!, 1);
     c.insertPending(Number.POSITIVE_INFINITY);
-    c.stage('theirs', 1, fields('u'), vectors[1]!);
-    c.stage('untagged', 2, fields('t'), vectors[2]!);
-    c.stage('gone', 3, fields('t', ['keep']), vectors[3]!);
+    c.stage('theirs', 1, fields('u'), vectors[1]!, 2);
+    c.stage('untagged', 2, fields('t'), vectors[2]!, 3);
+    c.stage('gone', 3, fields('t', ['keep']), vectors[3]!, 4);
     c.delete('gone');
     assert.equal(c.pendingCount, 2);
     assert.deepEqual(ids(c.search(vectors[1]!, 10, { tenant: 't', tags: ['keep'] }, graphOnly, noVectors)), ['mine']);
@@ -68,9 +68,27 @@ describe('embedded HNSW collection: staged points', () => {
     assert.deepEqual(ids(c.search(vectors[3]!, 10, { tenant: 't', tags: ['keep'] }, graphOnly, noVectors)), ['mine']);
   });
 
+  it('says which changes its graph holds: all, or those before the oldest staged one', () => {
+    const c = newCollection();
+    const vectors = unitVectors(6, 9);
+    vectors.forEach((v, i) => c.stage(`i-${i}`, i, fields('t'), v, 11 + i));
+    c.seq = 16; // as the worker records after applying a change
+    assert.equal(c.coveredSeq(), 10);
+    c.insertPending(0);
+    assert.equal(c.coveredSeq(), 11);
+    c.stage('i-1', 1, fields('t'), vectors[0]!, 17); // re-staged: now the newest
+    c.seq = 17;
+    assert.equal(c.coveredSeq(), 12);
+    while (c.insertPending(0));
+    assert.equal(c.coveredSeq(), 17);
+    assert.equal(c.changesLabel('i-1', 1), false);
+    assert.equal(c.changesLabel('i-1', 7), true);
+    assert.equal(c.changesLabel('new', 7), false);
+  });
+
   it('inserts staged points a slice at a time, oldest first', () => {
     const c = newCollection();
-    unitVectors(20, 5).forEach((v, i) => c.stage(`i-${i}`, i, fields('t'), v));
+    unitVectors(20, 5).forEach((v, i) => c.stage(`i-${i}`, i, fields('t'), v, i + 1));
     // A deadline already past still inserts one point per call, so the drain always progresses.
     assert.equal(c.insertPending(0), true);
     assert.equal(c.pendingCount, 19);

@@ -5,8 +5,10 @@
  * Started by hnsw-graph-client.ts through hnsw-graph-worker.mjs; speaks hnsw-protocol.ts.
  *
  * Changes arrive only after the main thread committed them to LMDB, with the labels it recorded
- * there, and are applied in arrival order. Loads, changes and snapshots run one at a time (hnswlib
- * must not change while it serialises a graph); searches run as soon as they arrive, in between.
+ * there, and are applied in arrival order, one at a time; searches run as soon as they arrive, in
+ * between. hnswlib's graph must not change while it serialises it, so while a collection is being
+ * snapshotted its staged points wait for the graph, deletes (and the rare upsert that would hide a
+ * point) wait for the snapshot, and plain upserts are still staged — searchable at once, as ever.
  * The worker opens the same LMDB environment and only reads it: rows and vectors to recover a
  * collection, and the full vectors of exact search's best candidates (it scans an int8 copy held
  * here, see hnsw-exact.ts).
@@ -42,6 +44,9 @@ const config = workerData as GraphWorkerConfig;
 const port = parentPort as MessagePort;
 const store = openHnswStore(config.lmdbDir);
 const collections = new Map<string, HnswCollection>();
+
+/** Collections whose graph is being written to a snapshot: name → settles when it is written. */
+const frozen = new Map<string, Promise<void>>();
 
 let tail: Promise<unknown> = Promise.resolve();
 function serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -115,14 +120,22 @@ function crash(error: unknown): Promise<never> {
 async function upsert(request: Extract<GraphRequest, { op: 'upsert' }>): Promise<void> {
   const { ids, labels, fields, vectors } = request;
   while ((collections.get(request.collection)?.pendingCount ?? 0) >= MAX_PENDING) {
-    drain();
-    await drained();
+    const snapshot = frozen.get(request.collection);
+    if (snapshot !== undefined) {
+      await snapshot;
+    } else {
+      drain();
+      await drained();
+    }
   }
+  const hides = ids.some((id, i) => collections.get(request.collection)?.changesLabel(id, labels[i] as number));
+  if (hides) await frozen.get(request.collection);
   await apply(request.collection, request.seq, async (collection) => {
     const dims = collection.spec.dims;
+    const firstSeq = request.seq - ids.length + 1;
     for (let i = 0; i < ids.length; i++) {
       // A copy: `vectors` is one transferred buffer, and a view would keep all of it alive.
-      collection.stage(ids[i] as string, labels[i] as number, fields[i] as VectorFields, vectors.slice(i * dims, (i + 1) * dims));
+      collection.stage(ids[i] as string, labels[i] as number, fields[i] as VectorFields, vectors.slice(i * dims, (i + 1) * dims), firstSeq + i);
     }
   });
   drain();
@@ -140,7 +153,9 @@ function drain(): void {
     try {
       for (;;) {
         let more = false;
-        for (const [name, collection] of collections) more = (await insertSlice(name, collection)) || more;
+        for (const [name, collection] of collections) {
+          if (!frozen.has(name)) more = (await insertSlice(name, collection)) || more;
+        }
         const waiters = drainWaiters;
         drainWaiters = [];
         for (const wake of waiters) wake();
@@ -183,12 +198,26 @@ function search(request: Extract<GraphRequest, { op: 'search' }>): VectorHit[] {
   });
 }
 
-async function snapshot(name: string): Promise<SnapshotMeta> {
-  const collection = collectionOf(name);
-  await insertStaged(name, collection, Number.POSITIVE_INFINITY); // a snapshot must cover what it claims
-  const meta = await writeSnapshot(config.snapshotsDir, name, collection.hnsw, collection.seq);
-  collection.snapshotSeq = meta.seq;
-  return meta;
+/**
+ * Writes the collection's graph (one snapshot of a collection at a time). With `drainFirst` every
+ * staged point is inserted before; either way the file claims only what its graph holds
+ * (coveredSeq), and recovery re-adds every later change from LMDB.
+ */
+async function snapshot(name: string, drainFirst: boolean): Promise<SnapshotMeta> {
+  while (frozen.has(name)) await frozen.get(name);
+  let written!: () => void;
+  frozen.set(name, new Promise<void>((resolve) => (written = resolve)));
+  try {
+    const collection = collectionOf(name);
+    if (drainFirst) await insertStaged(name, collection, Number.POSITIVE_INFINITY);
+    const meta = await writeSnapshot(config.snapshotsDir, name, collection.hnsw, collection.coveredSeq());
+    collection.snapshotSeq = meta.seq;
+    return meta;
+  } finally {
+    frozen.delete(name);
+    written();
+    drain();
+  }
 }
 
 async function handle(request: GraphRequest): Promise<unknown> {
@@ -205,13 +234,19 @@ async function handle(request: GraphRequest): Promise<unknown> {
     case 'upsert':
       return serial(() => upsert(request));
     case 'delete':
-      return serial(() =>
-        apply(request.collection, request.seq, async (collection) => {
+      return serial(async () => {
+        await frozen.get(request.collection); // hiding a point changes the graph
+        await apply(request.collection, request.seq, async (collection) => {
           for (const id of request.ids) collection.delete(id);
-        }),
-      );
-    case 'snapshot':
-      return serial(() => snapshot(request.collection));
+        });
+      });
+    case 'snapshot': {
+      if (request.drain) return serial(() => snapshot(request.collection, true));
+      // In the background it starts in turn (after a load, say), then writes beside the changes
+      // that follow, which are staged meanwhile.
+      const { written } = await serial(async () => ({ written: snapshot(request.collection, false) }));
+      return written;
+    }
     case 'close':
       return serial(() => store.close());
   }

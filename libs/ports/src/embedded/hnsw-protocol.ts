@@ -32,13 +32,20 @@ export type GraphRequest =
   /** Loads every collection from LMDB (snapshot + replay); the first request to every worker. */
   | { op: 'load' }
   | { op: 'create'; spec: Required<CollectionSpec> }
-  /** Item i has id `ids[i]`, label `labels[i]`, fields `fields[i]`, vector `vectors[i·dims, (i+1)·dims)`. */
+  /**
+   * Item i has id `ids[i]`, label `labels[i]`, fields `fields[i]`, vector `vectors[i·dims, (i+1)·dims)`
+   * and sequence `seq − ids.length + 1 + i` (`seq` is the last item's).
+   */
   | { op: 'upsert'; collection: string; seq: number; ids: string[]; labels: number[]; fields: VectorFields[]; vectors: Float32Array }
   | { op: 'delete'; collection: string; seq: number; ids: string[] }
   /** `query` is unit length (hnsw-validation). */
   | { op: 'search'; collection: string; query: Float32Array; k: number; filter: VectorFilter }
-  /** Writes the graph as it is after every change sent before; answers its SnapshotMeta. */
-  | { op: 'snapshot'; collection: string }
+  /**
+   * Writes the graph and answers its SnapshotMeta. With `drain`, every change sent before is inserted
+   * first (at close); without, the graph is written as it is, covering the changes already in it,
+   * while later upserts are staged meanwhile (in the background).
+   */
+  | { op: 'snapshot'; collection: string; drain: boolean }
   /** Releases the worker's LMDB handle; the main thread terminates the worker once answered. */
   | { op: 'close' };
 

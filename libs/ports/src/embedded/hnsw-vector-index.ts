@@ -127,9 +127,9 @@ export async function createHnswVectorIndex(options: HnswVectorIndexOptions): Pr
     throw error;
   }
 
-  // Commits, snapshots and close run one at a time: label allocation assumes no concurrent writer,
-  // and the worker must receive changes in commit order. Waiting for the worker to apply a change
-  // happens outside, so the next batch can commit meanwhile.
+  // Commits and close run one at a time: label allocation assumes no concurrent writer, and the
+  // worker must receive changes in commit order. Waiting for the worker to apply a change happens
+  // outside, so the next batch can commit meanwhile; background snapshots run outside too.
   let tail: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
     const result = tail.then(fn);
@@ -150,25 +150,38 @@ export async function createHnswVectorIndex(options: HnswVectorIndexOptions): Pr
     return collection;
   }
 
-  async function snapshot(name: string): Promise<void> {
+  /**
+   * Snapshots a collection's graph. `drain` (at close): every change committed so far was sent
+   * before this request and is inserted first, so the file covers them all. Without (in the
+   * background, beside the writes): the file covers what the graph held when it was written, and
+   * the worker stages later upserts meanwhile, so indexing does not stop for it.
+   */
+  async function snapshot(name: string, drain: boolean): Promise<void> {
     const collection = collections.get(name);
     if (collection === undefined || collection.seq <= Math.max(collection.snapshotSeq, 0)) return;
-    // Every change committed so far was sent before this request, so the file covers them all.
-    const meta = await client.call<SnapshotMeta>({ op: 'snapshot', collection: name });
+    const meta = await client.call<SnapshotMeta>({ op: 'snapshot', collection: name, drain });
     await store.write((tx) => {
       const record = tx.getCollection(name) as CollectionRecord;
       tx.putCollection({ ...record, snapshot: meta });
     });
-    collection.snapshotSeq = meta.seq;
+    collection.snapshotSeq = Math.max(collection.snapshotSeq, meta.seq);
   }
+
+  /** Background snapshots in flight; close waits for them. */
+  const background = new Set<Promise<void>>();
 
   function maybeSnapshot(collection: CollectionState): void {
     const name = collection.spec.name;
     if (closed || collection.seq - Math.max(collection.snapshotSeq, 0) < snapshotEvery || snapshotQueued.has(name)) return;
     snapshotQueued.add(name);
-    void exclusive(() => snapshot(name))
+    // Not `exclusive`: upserts go on committing (and the worker staging them) while the graph is written.
+    const running: Promise<void> = snapshot(name, false)
       .catch((error: unknown) => onSnapshotError(error, name))
-      .finally(() => snapshotQueued.delete(name));
+      .finally(() => {
+        snapshotQueued.delete(name);
+        background.delete(running);
+      });
+    background.add(running);
   }
 
   for (const collection of collections.values()) maybeSnapshot(collection);
@@ -272,10 +285,11 @@ export async function createHnswVectorIndex(options: HnswVectorIndexOptions): Pr
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      await Promise.all(background);
       await exclusive(async () => {
         // A dead worker is not restarted just to snapshot: the next start recovers from LMDB anyway.
         if (client.running) {
-          for (const name of collections.keys()) await snapshot(name).catch((error: unknown) => onSnapshotError(error, name));
+          for (const name of collections.keys()) await snapshot(name, true).catch((error: unknown) => onSnapshotError(error, name));
         }
         await client.close();
       });

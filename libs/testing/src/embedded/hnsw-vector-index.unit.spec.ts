@@ -216,6 +216,32 @@ describe('embedded HNSW vector index', () => {
     }
   });
 
+  it('stages upserts while a background snapshot is written, and a copy taken then recovers every item', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const index = await createHnswVectorIndex({ path: dir, snapshotEvery: 300, exactSearchBelow: 0 });
+    const items = randomVectors(1600, 64, 3).map((vector, i) => ({ id: `b${i}`, vector, version: 1, fields: { tenant: 't', namespace: 'n', kind: 'k', tags: [], updatedAt: 0 } }));
+    const copy = tempDir();
+    try {
+      await index.ensureCollection({ name: 'bg', dims: 64, model: 'm' });
+      // Each batch is staged at once and inserted afterwards, so the snapshots the batches start find
+      // points not yet in the graph: a snapshot claims only what its graph holds.
+      for (let start = 0; start < items.length; start += 400) await index.upsert('bg', items.slice(start, start + 400));
+      const file = path.join(dir, 'snapshots', 'bg.hnsw');
+      // The last snapshot is written, then recorded in LMDB; copy once nothing has moved for a while.
+      const settled = () => fs.existsSync(file) && !fs.existsSync(`${file}.tmp`) && Date.now() - fs.statSync(file).mtimeMs > 500;
+      while (!settled()) await new Promise((resolve) => setTimeout(resolve, 50));
+      fs.cpSync(dir, copy, { recursive: true }); // as a crash would leave it: no closing snapshot
+    } finally {
+      await index.close();
+    }
+    const recovered = await createHnswVectorIndex({ path: copy, exactSearchBelow: 0 });
+    try {
+      await assertHolds(recovered, 'bg', items);
+    } finally {
+      await recovered.close();
+    }
+  });
+
   it('serialises concurrent writers without losing any, even when close() comes right after them', async () => {
     const dir = tempDir();
     let index = await createHnswVectorIndex({ path: dir, snapshotEvery: 7 });
