@@ -128,8 +128,9 @@ async function upsert(request: Extract<GraphRequest, { op: 'upsert' }>): Promise
       await drained();
     }
   }
-  const hides = ids.some((id, i) => collections.get(request.collection)?.changesLabel(id, labels[i] as number));
-  if (hides) await frozen.get(request.collection);
+  // Checked again after each wait, and then staged in the same turn: a snapshot cannot start between.
+  const hides = () => ids.some((id, i) => collections.get(request.collection)?.changesLabel(id, labels[i] as number));
+  while (frozen.has(request.collection) && hides()) await frozen.get(request.collection);
   await apply(request.collection, request.seq, async (collection) => {
     const dims = collection.spec.dims;
     const firstSeq = request.seq - ids.length + 1;
@@ -235,7 +236,8 @@ async function handle(request: GraphRequest): Promise<unknown> {
       return serial(() => upsert(request));
     case 'delete':
       return serial(async () => {
-        await frozen.get(request.collection); // hiding a point changes the graph
+        // Hiding a point changes the graph; applied in the turn that found no snapshot running.
+        while (frozen.has(request.collection)) await frozen.get(request.collection);
         await apply(request.collection, request.seq, async (collection) => {
           for (const id of request.ids) collection.delete(id);
         });
