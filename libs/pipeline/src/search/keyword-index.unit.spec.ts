@@ -207,6 +207,42 @@ describe('keyword index in KV: keys and counters', () => {
   });
 });
 
+describe('keyword index in memory against the KV index', () => {
+  it('answers exactly as the KV index does after random writes, rewrites and deletes', async () => {
+    const kvb = openKvBackend();
+    const mem = openMemoryBackend();
+    try {
+      const words = ['amber', 'basil', 'cedar', 'delta', 'ember', 'flint', 'grove', 'heron', 'iris', 'juniper', 'kelp', 'lotus'];
+      let seed = 7;
+      const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)]!;
+      const current = new Map<string, string>();
+      for (let round = 0; round < 30; round++) {
+        // A batch touches each entity at most once: writes, rewrites (often to fewer terms) and deletes.
+        const batch = new Map<string, string | undefined>();
+        for (let j = 0; j < 10; j++) {
+          const key = `e${Math.floor(next() * 60)}`;
+          batch.set(key, next() < 0.2 ? undefined : Array.from({ length: 1 + Math.floor(next() * 8) }, () => pick(words)).join(' '));
+        }
+        const changes = [...batch].map(([key, after]) => ({ entityId: id(key), tenant: T, partition: 0, before: current.get(key), after }));
+        await kvb.apply(changes);
+        await mem.apply(changes);
+        for (const [key, after] of batch) {
+          if (after === undefined) current.delete(key);
+          else current.set(key, after);
+        }
+        for (let q = 0; q < 5; q++) {
+          const query = { tenant: T, text: `${pick(words)} ${pick(words)}`, k: 100 };
+          assertHits(await searchKeyword(mem.postings, query), await searchKeyword(kvb.postings, query));
+        }
+      }
+      assert.equal(mem.index.size().docs, current.size);
+    } finally {
+      await kvb.close();
+    }
+  });
+});
+
 describe('keyword index in memory: what it holds', () => {
   it('replaces a document\'s postings and forgets a tenant whose documents are all gone', async () => {
     const { index, apply, postings } = openMemoryBackend();
