@@ -42,6 +42,10 @@ for (const mode of ['memory', 'kv'] as const) {
           assert.deepEqual(await keywords(apiClient(baseUrl, 'key-other'), 'zebra hunt penguin', token), []);
         };
         await check(first.baseUrl);
+        if (mode === 'memory') {
+          const metrics = await (await fetch(`${first.baseUrl}/metrics`)).text();
+          assert.match(metrics, /^engram_keyword_index_documents 3$/m, 'zebra, penguin and lion are indexed; the owl is gone');
+        }
         await first.kill();
 
         const second = await startEngramProcess({ dataDir, env });

@@ -9,6 +9,7 @@
  * follower starts from them; a record it sees again re-indexes the entity's current text, which is
  * idempotent. Runs in the process that serves searches (the `query` role).
  */
+import { Gauge } from 'prom-client';
 import type { MemoryState } from '@engram/core';
 import type { EventLog, KvStore, StoredRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
@@ -46,6 +47,15 @@ export async function startKeywordIndexer(options: KeywordIndexerOptions): Promi
   const marks = await rebuildKeywordIndex(options.kv, options.index, options.topics.partitions);
   for (const [p, m] of marks) if (m.sourceOffset >= 0) options.keywordWatermarks.advance(p, m.sourceOffset);
   options.telemetry.logger.info({ ...options.index.size(), ms: Date.now() - started }, 'keyword index rebuilt from the KV projection');
+  const { index } = options;
+  new Gauge({
+    name: 'engram_keyword_index_documents',
+    help: 'Documents (memories with text) in the in-memory keyword index',
+    registers: [options.telemetry.metrics.registry],
+    collect() {
+      this.set(index.size().docs);
+    },
+  });
   const consumer = options.log.consumer({ group: options.group ?? 'engram-keywords', topic: options.topics.enriched });
   return startConsumerLoop({
     name: 'keyword-indexer',
