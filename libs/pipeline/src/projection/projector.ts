@@ -24,7 +24,7 @@ import type { Telemetry } from '../telemetry.js';
 import type { Topics } from '../topics.js';
 import { stateMemoFor, type StateMemo } from '../query/state-memo.js';
 import type { AppliedWatermarks, Watermark } from './applied-watermarks.js';
-import { recordHandoffFor, summarizeRecord, type HandedOn } from './record-handoff.js';
+import { recordHandoffFor, summarizeRecord, type HandedOn, type RecordSummary } from './record-handoff.js';
 import { encodeVector, type StoredEmbeddings } from './vector-updates.js';
 
 export interface ProjectorDeps {
@@ -53,6 +53,8 @@ interface Touched {
   embeddings: StoredEmbeddings | undefined;
   /** `embeddings` changed in this batch (new vectors, or none after a delete). */
   newEmbeddings: boolean;
+  /** The entity had stored vectors before the batch (whether or not they were loaded into `embeddings`). */
+  hadVectors: boolean;
 }
 
 export interface Projector {
@@ -74,7 +76,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
       });
 
       // Decode; a poison record goes to the dead-letter topic and still advances the watermark.
-      const fresh: Array<{ record: StoredRecord; enriched: EnrichedEvent; entityId: string }> = [];
+      const fresh: Array<{ record: StoredRecord; enriched: EnrichedEvent; entityId: string; summary: RecordSummary }> = [];
       const summaries: Array<{ partition: number; offset: number; summary: HandedOn }> = [];
       let skipped = 0;
       for (const record of records) {
@@ -89,8 +91,9 @@ export function createProjector(deps: ProjectorDeps): Projector {
           const enriched = await codecs.enriched.decode(record.value);
           mark.sourceOffset = Math.max(mark.sourceOffset, enriched.source.offset);
           const entityId = encodeEntityId(enriched.event);
-          fresh.push({ record, enriched, entityId });
-          summaries.push({ partition: record.partition, offset: record.offset, summary: summarizeRecord(enriched, entityId) });
+          const summary = summarizeRecord(enriched, entityId);
+          fresh.push({ record, enriched, entityId, summary });
+          summaries.push({ partition: record.partition, offset: record.offset, summary });
         } catch (error) {
           await deps.deadLetters.send(record, { code: 'undecodable_record', reason: String((error as Error).message), attempts: 1 });
           summaries.push({ partition: record.partition, offset: record.offset, summary: null });
@@ -98,6 +101,11 @@ export function createProjector(deps: ProjectorDeps): Projector {
       }
 
       const touched = await loadTouched(kv, memo, fresh);
+      // The vector indexer can pass over entities that have no vectors and get none.
+      for (const f of fresh) {
+        const t = touched.get(f.entityId)!;
+        f.summary.vectors = t.hadVectors || changesEmbeddings(f.enriched) || f.summary.deleted;
+      }
       // One group of ops per key prefix, concatenated in key order (h, kw, m, o, v, w, x): the embedded
       // store inserts a batch faster when its keys come sorted (see planKeywordUpdate).
       const history: KvOp[] = [];
@@ -221,11 +229,11 @@ function expiryOps(entityId: string, before: MemoryState | undefined, after: Mem
 
 async function loadTouched(kv: KvStore, memo: StateMemo, fresh: Array<{ record: StoredRecord; enriched: EnrichedEvent; entityId: string }>): Promise<Map<string, Touched>> {
   const touched = new Map<string, Touched>();
-  /** Entities whose vectors change in this batch: only their stored ones are merged, so only they are read. */
+  /** Entities whose vectors change in this batch: only their stored ones are merged, so only they are parsed. */
   const merging = new Set<string>();
   for (const { record, enriched, entityId } of fresh) {
     if (!touched.has(entityId)) {
-      touched.set(entityId, { entityId, partition: record.partition, before: undefined, after: undefined, embeddings: undefined, newEmbeddings: false });
+      touched.set(entityId, { entityId, partition: record.partition, before: undefined, after: undefined, embeddings: undefined, newEmbeddings: false, hadVectors: false });
     }
     if (changesEmbeddings(enriched)) merging.add(entityId);
   }
@@ -236,10 +244,15 @@ async function loadTouched(kv: KvStore, memo: StateMemo, fresh: Array<{ record: 
     t.before = states[i] ? memo.parse(id, states[i]!).state : undefined;
     t.after = t.before;
   });
-  // An entity without a state never had anything applied, so it has no stored vectors either.
-  const existing = ids.filter((id) => merging.has(id) && touched.get(id)!.before !== undefined);
+  // An entity without a state never had anything applied, so it has no stored vectors either. The
+  // stored vectors of the others are looked up (the vector indexer is told who has any), and parsed
+  // only where this batch merges into them.
+  const existing = ids.filter((id) => touched.get(id)!.before !== undefined);
   (await kv.getMany(existing.map(embeddingKey))).forEach((buf, i) => {
-    if (buf) touched.get(existing[i]!)!.embeddings = parseJson<StoredEmbeddings>(buf);
+    if (!buf) return;
+    const t = touched.get(existing[i]!)!;
+    t.hadVectors = true;
+    if (merging.has(t.entityId)) t.embeddings = parseJson<StoredEmbeddings>(buf);
   });
   return touched;
 }

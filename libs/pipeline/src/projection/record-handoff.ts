@@ -24,6 +24,11 @@ export interface RecordSummary {
   deleted: boolean;
   /** The record can change the entity's text: it carries one, or it is a MemoryDeleted (any other event keeps the text). */
   changesText: boolean;
+  /**
+   * The record can concern the vector index: its entity had stored vectors, or the record brings or
+   * drops some, or deletes. True unless the projector, which looks, found otherwise.
+   */
+  vectors: boolean;
   /** Offset of the event in `memory-events` (what watermarks and tokens count). */
   sourceOffset: number;
 }
@@ -31,7 +36,7 @@ export interface RecordSummary {
 /** What a follower needs of a decoded `memory-enriched` record. */
 export function summarizeRecord(enriched: EnrichedEvent, entityId = encodeEntityId(enriched.event)): RecordSummary {
   const deleted = enriched.event.type === 'MemoryDeleted';
-  return { entityId, deleted, changesText: deleted || enriched.event.text !== undefined, sourceOffset: enriched.source.offset };
+  return { entityId, deleted, changesText: deleted || enriched.event.text !== undefined, vectors: true, sourceOffset: enriched.source.offset };
 }
 
 /** `null`: the projector could not decode the record (it went to the dead-letter topic). */

@@ -5,7 +5,7 @@ import { createLmdbEventLog } from '@engram/ports';
 import { tempDir } from '../pipeline.spec-helper.js';
 import { createRecordHandoff, recordHandoffFor, type RecordSummary } from './record-handoff.js';
 
-const summary = (n: number): RecordSummary => ({ entityId: `acme|notes|k${n}`, deleted: false, changesText: n % 2 === 0, sourceOffset: 100 + n });
+const summary = (n: number): RecordSummary => ({ entityId: `acme|notes|k${n}`, deleted: false, changesText: n % 2 === 0, vectors: n % 3 === 0, sourceOffset: 100 + n });
 
 describe('record hand-off', () => {
   it('answers what was published, and nothing else', () => {

@@ -60,6 +60,8 @@ export function createVectorIndexBatch(options: VectorIndexerOptions): (records:
     watermarks: options.vectorWatermarks,
     keyFor: vectorWatermarkKey,
     handoff: recordHandoffFor(options.log, options.topics.enriched),
+    // An entity that has no vectors and gets none has nothing to upsert or delete.
+    concerns: (summary) => summary.vectors,
     handle: async (entities) => {
       const { skippedModelMismatch } = await applyVectorUpdates(
         options,

@@ -124,6 +124,27 @@ describe('vector indexer', () => {
     assert.deepEqual(await search('tagged note', { tags: ['old'] }), []);
   });
 
+  it('passes over memories that have no vectors and get none, reading nothing for them', async () => {
+    await projectAndIndex([makeEvent('v1', { type: 'MemoryWritten', value: 1 }, { text: 'has a vector' })]);
+    let reads = 0;
+    const counting: KvStore = { ...kv, getMany: (keys) => ((reads += keys.filter((k) => k.startsWith('m|')).length), kv.getMany(keys)) };
+    const batch = createVectorIndexBatch({ kv: counting, log: env.log, codecs: env.codecs, topics: env.topics, deadLetters: createRecordingDeadLetters(), telemetry: env.telemetry, vectors, collections, kvWatermarks, vectorWatermarks });
+    const records = await append([makeEvent('c1', { type: 'CounterIncremented', delta: 1 }), makeEvent('c2', { type: 'CounterIncremented', delta: 2 })]);
+    await projector.project(records);
+    await batch(records);
+    assert.equal(reads, 0);
+    for (const record of records) {
+      const source = await sourceOf(record);
+      assert.equal(vectorWatermarks.isApplied(new Map([[source.partition, source.offset]])), true);
+    }
+    // A memory with a vector is read again for any change (its fields and version move with it).
+    const patch = await append([makeEvent('v1', { type: 'MemoryPatched', patch: 2 }, { metadata: { tags: ['moved'], attributes: {} } })]);
+    await projector.project(patch);
+    await batch(patch);
+    assert.equal(reads, 1);
+    assert.deepEqual((await search('has a vector', { tags: ['moved'] })).map((h) => h.id), [idOf('v1')]);
+  });
+
   it('waits for the KV projection before indexing a batch', async () => {
     const records = await append([makeEvent('k1', { type: 'MemoryWritten', value: 1 }, { text: 'wait for me' })]);
     let projectionStarted = false;
