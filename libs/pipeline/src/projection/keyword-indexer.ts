@@ -105,7 +105,7 @@ export async function rebuildKeywordIndex(kv: KvStore, index: MemoryKeywordIndex
   }
 }
 
-/** What keyword search finds an entity by: its text while it is not deleted. */
-function indexedText(state: MemoryState | undefined): string | undefined {
+/** What keyword search finds an entity by: its text while it is not deleted (both keyword indexes). */
+export function indexedText(state: MemoryState | undefined): string | undefined {
   return state && !state.deleted ? state.text : undefined;
 }

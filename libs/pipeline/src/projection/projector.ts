@@ -24,6 +24,7 @@ import type { Telemetry } from '../telemetry.js';
 import type { Topics } from '../topics.js';
 import { stateMemoFor, type StateMemo } from '../query/state-memo.js';
 import type { AppliedWatermarks, Watermark } from './applied-watermarks.js';
+import { indexedText } from './keyword-indexer.js';
 import { recordHandoffFor, summarizeRecord, type HandedOn, type RecordSummary } from './record-handoff.js';
 import { encodeVector, type StoredEmbeddings } from './vector-updates.js';
 
@@ -181,8 +182,8 @@ function keywordChanges(changed: Touched[]): KeywordChange[] {
     entityId: t.entityId,
     tenant: t.after!.tenant,
     partition: t.partition,
-    before: t.before && !t.before.deleted ? t.before.text : undefined,
-    after: t.after && !t.after.deleted ? t.after.text : undefined,
+    before: indexedText(t.before),
+    after: indexedText(t.after),
   }));
   return changes.filter((c) => c.before !== c.after);
 }
