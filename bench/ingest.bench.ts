@@ -26,7 +26,7 @@
  * - raw chain: events + enriched records + KV entries, i.e. all the durable bytes the pipeline
  *   writes, as 1 / (1/events + 1/enriched + 1/KV).
  *
- *   node --import tsx bench/ingest.bench.ts [--quick] [--runs 3] [--count 30000] [--concurrency 16]
+ *   node --import tsx bench/ingest.bench.ts [--quick] [--runs 3] [--count 30000] [--concurrency 16] [--variant plain|text]
  */
 import { join } from 'node:path';
 import { intOption, parseBenchArgs } from './lib/args.js';
@@ -59,10 +59,14 @@ interface Variant {
   label: string;
   withText: boolean;
 }
-const variants: Variant[] = [
+const allVariants: Variant[] = [
   { key: 'plain', label: 'no text', withText: false },
   { key: 'text', label: '~20-word text', withText: true },
 ];
+/** `--variant plain` or `--variant text` runs only that one (A/B runs of one path). */
+const only = args.values.variant;
+const variants = allVariants.filter((v) => only === undefined || v.key === only);
+if (variants.length === 0) throw new Error(`--variant must be one of ${allVariants.map((v) => v.key).join(', ')}`);
 
 async function runVariant(variant: Variant, run: number): Promise<Metrics> {
   const options: EventOptions = { namespace, tag: `r${run}${variant.key}`, withText: variant.withText };
