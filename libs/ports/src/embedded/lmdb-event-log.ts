@@ -37,7 +37,7 @@ import {
 export interface LmdbEventLogOptions {
   /** Directory of the LMDB environment; created if missing. Several processes may open it. */
   path: string;
-  /** How often a waiting poll re-checks for appends made by other processes (appends in this process, on any thread, wake it at once). @default 50 */
+  /** How often waiting polls re-check for appends made by other processes (one check per log, only while a poll waits; appends in this process, on any thread, wake them at once). @default 50 */
   pollIntervalMs?: number;
   /** How long compaction keeps a tombstone after its timestamp (Kafka's delete.retention.ms). @default 86400000 (24 h) */
   deleteRetentionMs?: number;
@@ -56,7 +56,8 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
   const pollIntervalMs = positive('pollIntervalMs', options.pollIntervalMs ?? 50);
   const deleteRetentionMs = positive('deleteRetentionMs', options.deleteRetentionMs ?? 86_400_000, true);
   const dbs = openLogDbs(options.path);
-  const waker = new Waker();
+  // Appends by other processes show as a change of the topic's end offsets.
+  const waker = new Waker(pollIntervalMs, (topic) => readEnds(dbs, topic, requireTopic(dbs, topic).partitions).join(','));
   let closed = false;
   // Logs open on the same directory in other threads of this process (the projection thread) hear
   // of appends at once; other processes find them at their next poll.
@@ -84,7 +85,7 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
     });
   };
 
-  const groups = new GroupRegistry({ dbs, waker, pollIntervalMs, commit: commitOffsets, assertOpen });
+  const groups = new GroupRegistry({ dbs, waker, commit: commitOffsets, assertOpen });
 
   return {
     async ensureTopic(spec: TopicSpec): Promise<void> {
@@ -155,6 +156,7 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
       closed = true;
       appended.close();
       groups.closeAll();
+      waker.close();
       await dbs.root.close();
     },
   };

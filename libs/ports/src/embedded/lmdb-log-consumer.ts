@@ -9,25 +9,45 @@ import type { ConsumerOptions, LogConsumer, PartitionOffset, PollOptions, Stored
 import { checkName, readPartition, requireTopic, type LogDbs } from './lmdb-log-store.js';
 
 /**
- * Wakes waiting polls: `wake(topic)` right after a commit in this process; a waiter also gives up
- * after its own timeout so the poll re-checks for appends made by another process.
+ * Wakes waiting polls: `wake(topic)` right after a commit in this process (or a broadcast from
+ * another thread); appends by another process are found by one watcher per log instance.
+ *
+ * The watcher runs only while some poll waits: every `intervalMs` it asks `signature(topic)` (the
+ * topic's end offsets, a few point reads) of each topic with waiters and wakes the topic when it
+ * changed since the first waiter began to wait. The first signature is taken as that waiter
+ * registers, in the same event turn (and so the same read snapshot) as the empty fetch before it,
+ * so an append landing in between is still noticed. An idle process thus pays one small timer per
+ * log, not a timer and a range scan of every partition per consumer.
  */
 export class Waker {
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly seen = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly intervalMs = 0,
+    private readonly signature?: (topic: string) => string,
+  ) {}
 
   wait(topic: string, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      const set = this.waiters.get(topic) ?? new Set<() => void>();
-      this.waiters.set(topic, set);
+      let set = this.waiters.get(topic);
+      if (set === undefined) {
+        set = new Set<() => void>();
+        this.waiters.set(topic, set);
+        if (this.signature !== undefined) this.seen.set(topic, this.signature(topic));
+        this.watch();
+      }
+      const waiting = set;
       const done = (): void => {
         clearTimeout(timer);
-        set.delete(done);
-        if (set.size === 0 && this.waiters.get(topic) === set) this.waiters.delete(topic);
+        waiting.delete(done);
+        if (waiting.size === 0 && this.waiters.get(topic) === waiting) this.forget(topic);
         signal?.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      set.add(done);
+      waiting.add(done);
       signal?.addEventListener('abort', done, { once: true });
     });
   }
@@ -39,12 +59,45 @@ export class Waker {
   wakeAll(): void {
     for (const topic of [...this.waiters.keys()]) this.wake(topic);
   }
+
+  /** Stops watching (the log is closing). */
+  close(): void {
+    this.wakeAll();
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private forget(topic: string): void {
+    this.waiters.delete(topic);
+    this.seen.delete(topic);
+    if (this.waiters.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private watch(): void {
+    if (this.timer !== undefined || this.signature === undefined || this.intervalMs <= 0) return;
+    this.timer = setInterval(() => this.check(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  private check(): void {
+    for (const [topic, before] of [...this.seen]) {
+      let now: string;
+      try {
+        now = this.signature!(topic);
+      } catch {
+        now = ''; // the log closed under the timer: wake, and the poll reports it
+      }
+      if (now !== before) this.wake(topic);
+    }
+  }
 }
 
 export interface ConsumerHost {
   dbs: LogDbs;
   waker: Waker;
-  pollIntervalMs: number;
   commit(group: string, topic: string, offsets: PartitionOffset[]): Promise<void>;
   assertOpen(): void;
 }
@@ -142,7 +195,8 @@ class Member implements LogConsumer {
       if (records.length > 0 || this.closed || options.signal?.aborted) return records;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return [];
-      await this.host.waker.wait(this.topic, Math.min(remaining, this.host.pollIntervalMs), options.signal);
+      // An append in this process wakes the wait at once, one by another process within pollIntervalMs (Waker).
+      await this.host.waker.wait(this.topic, remaining, options.signal);
       if (this.closed) return [];
     }
   }

@@ -179,8 +179,11 @@ describe('LmdbEventLog', () => {
       const watcher = createLmdbEventLog({ path: dir, pollIntervalMs: 20 });
       const c = watcher.consumer({ group: 'watch', topic: 'crash', fromBeginning: false });
       assert.deepEqual(await c.poll({ timeoutMs: 0 }), [], 'starts at the end');
+      const waitStarted = performance.now();
       const fresh = await c.poll({ timeoutMs: 5000 });
       assert.ok(fresh.length > 0 && fresh.every((r) => r.key.startsWith('rec-')), 'records appended by the other process');
+      // Woken by the log's watcher (20 ms re-checks), not by the poll giving up after its 5 s.
+      assert.ok(performance.now() - waitStarted < 2000, `the waiting poll took ${Math.round(performance.now() - waitStarted)} ms`);
       await watcher.close();
 
       child.kill('SIGKILL');
