@@ -29,11 +29,22 @@ export interface EnrichmentWorkerOptions {
   embedAttempts?: number;
   /** @default 200 */
   embedBackoffMs?: number;
-  /** Most texts embedded together (N of "up to N texts or T ms"). @default 256 */
+  /** Most texts in one embed call (N of "up to N texts or T ms"); a batch with more texts makes several calls. @default 256 */
   maxBatch?: number;
+  /**
+   * Most records sequenced in one batch, i.e. one append to `memory-enriched` (at least `maxBatch`).
+   * Events without text cost no embedding, and the batch's durable append is one commit cycle of the
+   * log, shared with ingest's appends: with too few records per cycle the sequencer would fall behind
+   * a sustained ingest however much CPU it had (docs/decisions.md, "Dynamic batching").
+   * @default 1000
+   */
+  maxRecords?: number;
   /** T: how long to wait for a batch to fill once its first record arrived (consumer-loop `lingerMs`). @default 0 */
   lingerMs?: number;
 }
+
+/** Records per sequencing batch unless told otherwise (EnrichmentWorkerOptions.maxRecords). */
+export const ENRICHMENT_BATCH_RECORDS = 1000;
 
 export function startEnrichmentWorker(options: EnrichmentWorkerOptions): ConsumerLoop {
   const group = options.group ?? 'engram-enrichment';
@@ -45,7 +56,7 @@ export function startEnrichmentWorker(options: EnrichmentWorkerOptions): Consume
     handle: enrich,
     deadLetters: options.deadLetters,
     telemetry: options.telemetry,
-    maxRecords: options.maxBatch ?? 256,
+    maxRecords: Math.max(options.maxRecords ?? ENRICHMENT_BATCH_RECORDS, options.maxBatch ?? 256),
     lingerMs: options.lingerMs ?? 0,
     commitAfterHandle: false,
   });
@@ -55,6 +66,7 @@ export function createEnricher(options: EnrichmentWorkerOptions, group: string, 
   const { codecs, topics, embedder, telemetry } = options;
   const attempts = options.embedAttempts ?? 3;
   const backoff = options.embedBackoffMs ?? 200;
+  const maxTexts = options.maxBatch ?? 256;
 
   async function embedWithRetry(texts: string[]): Promise<Float32Array[]> {
     for (let attempt = 1; ; attempt++) {
@@ -79,19 +91,20 @@ export function createEnricher(options: EnrichmentWorkerOptions, group: string, 
     }
 
     const toEmbed = items.filter(({ event }) => event.type !== 'MemoryDeleted' && event.text !== undefined && event.text !== '');
-    let vectors: Float32Array[] = [];
-    let failure: Error | undefined;
-    if (toEmbed.length > 0) {
+    // Up to maxBatch texts per embed call; a call that fails for good fails only its own texts.
+    const textVector = new Map<MemoryEvent, Float32Array>();
+    const failed = new Map<MemoryEvent, Error>();
+    for (let start = 0; start < toEmbed.length; start += maxTexts) {
+      const chunk = toEmbed.slice(start, start + maxTexts);
       try {
-        vectors = await embedWithRetry(toEmbed.map(({ event }) => event.text!));
-        telemetry.metrics.embeddings.inc({ result: 'ok' }, toEmbed.length);
+        const vectors = await embedWithRetry(chunk.map(({ event }) => event.text!));
+        chunk.forEach(({ event }, i) => textVector.set(event, vectors[i]!));
+        telemetry.metrics.embeddings.inc({ result: 'ok' }, chunk.length);
       } catch (error) {
-        failure = error as Error;
-        telemetry.metrics.embeddings.inc({ result: 'failed' }, toEmbed.length);
+        for (const { event } of chunk) failed.set(event, error as Error);
+        telemetry.metrics.embeddings.inc({ result: 'failed' }, chunk.length);
       }
     }
-    const textVector = new Map<MemoryEvent, Float32Array>();
-    if (!failure) toEmbed.forEach(({ event }, i) => textVector.set(event, vectors[i]!));
 
     const out = items.map(({ record, event }) => {
       const embeddings: Embedding[] = [];
@@ -99,7 +112,8 @@ export function createEnricher(options: EnrichmentWorkerOptions, group: string, 
       if (vector) embeddings.push({ modality: 'text', model: embedder.model.id, revision: embedder.model.revision, dims: embedder.model.dims, vector });
       for (const [modality, values] of Object.entries(event.vectors ?? {})) embeddings.push(clientEmbedding(modality, values));
       const enriched: EnrichedEvent = { event, source: { partition: record.partition, offset: record.offset }, embeddings };
-      if (failure && toEmbed.some((t) => t.event === event)) enriched.enrichmentError = failure.message;
+      const failure = failed.get(event);
+      if (failure) enriched.enrichmentError = failure.message;
       return { key: record.key, partition: record.partition, value: codecs.enriched.encode(enriched), headers: record.headers };
     });
 
@@ -109,10 +123,9 @@ export function createEnricher(options: EnrichmentWorkerOptions, group: string, 
     } else {
       await consumer.commit(offsets);
     }
-    if (failure) {
-      for (const { record } of toEmbed) {
-        await options.deadLetters.send(record, { code: 'embedding_failed', reason: failure.message, attempts });
-      }
+    for (const { record, event } of toEmbed) {
+      const failure = failed.get(event);
+      if (failure) await options.deadLetters.send(record, { code: 'embedding_failed', reason: failure.message, attempts });
     }
   };
 }

@@ -190,8 +190,46 @@ describe('enrichment (the sequencer)', () => {
     assert.equal((await enriched()).length, 3);
   });
 
+  it('embeds at most maxBatch texts per call, and a call that fails for good fails only its own texts', async () => {
+    const texts = ['alpha', 'bravo', 'fail me', 'delta', 'echo'];
+    await ingest.submit('acme', [...texts.map((text, i) => event(`t${i}`, { text })), event('plain')]);
+    const hash = createHashEmbedder({ dims: 8 });
+    const calls: string[][] = [];
+    const picky: Embedder = {
+      model: hash.model,
+      async embed(batch) {
+        calls.push([...batch]);
+        if (batch.includes('fail me')) throw new UnavailableError('embedder_unavailable', 'cannot embed that');
+        return hash.embed(batch);
+      },
+      close: async () => undefined,
+    };
+    const deadLetters = createRecordingDeadLetters();
+    const { records, consumer } = await pollAll();
+    await createEnricher(options({ embedder: picky, deadLetters, embedAttempts: 2, maxBatch: 2 }), GROUP, consumer)(records);
+    await consumer.close();
+
+    assert.ok(calls.every((c) => c.length >= 1 && c.length <= 2), `call sizes ${calls.map((c) => c.length).join(',')}`);
+    const failedCall = calls.find((c) => c.includes('fail me'))!;
+    assert.equal(calls.filter((c) => c.join() === failedCall.join()).length, 2, 'the failing call was retried, embedAttempts = 2');
+    const out = await enriched();
+    assert.equal(out.length, 6);
+    for (const [i, text] of texts.entries()) {
+      const { value } = byKey(out, `t${i}`);
+      if (failedCall.includes(text)) {
+        assert.equal(value.enrichmentError, 'cannot embed that', text);
+        assert.deepEqual(value.embeddings, [], text);
+      } else {
+        assert.equal(value.enrichmentError, undefined, text);
+        assert.deepEqual(value.embeddings.map((e) => e.modality), ['text'], text);
+      }
+    }
+    assert.equal(byKey(out, 'plain').value.enrichmentError, undefined);
+    assert.deepEqual(deadLetters.sent.map((d) => d.code), failedCall.map(() => 'embedding_failed'));
+  });
+
   it('the worker loop sequences what ingest appends, once', async () => {
-    const worker = startEnrichmentWorker({ ...options(), group: GROUP, maxBatch: 2 });
+    const worker = startEnrichmentWorker({ ...options(), group: GROUP, maxBatch: 2, maxRecords: 3 });
     try {
       await ingest.submit('acme', [event('w1', { text: 'first' }), event('w2'), event('w3', { text: 'third' })]);
       await ingest.submit('acme', [event('w4'), event('w5', { text: 'fifth' })]);
