@@ -12,6 +12,10 @@
  * - indexed/s (text only): events / (first POST → the vector index covers the token), observed with
  *   a vector search that passes the token.
  *
+ * - sequenced/s and applied/s during ingest: events in `memory-enriched` and applied to KV by the time
+ *   of the last 202, per second of ingest (read from the server's LMDB environments): whether the
+ *   pipeline keeps pace with ingest or a backlog builds.
+ *
  * CPU time per event (server process, all threads, from /proc; and the load generator) is reported
  * beside the rates: on shared cores it varies less than a rate does.
  *
@@ -37,6 +41,7 @@ import { eventBodies, memoryEvent, type EventOptions } from './lib/memory-events
 import { encodeLogRecords, readProjectionEntries, type ProjectionEntries } from './lib/pipeline-bytes.js';
 import { rawLmdbWrite } from './lib/raw-lmdb.js';
 import { printComparison, printJsonLine, printTable } from './lib/report.js';
+import { startStageSampler } from './lib/stage-progress.js';
 import { repeat, type Metrics } from './lib/runner.js';
 import { withTempDir } from './lib/temp.js';
 import { nowMs } from './lib/timer.js';
@@ -85,16 +90,22 @@ async function runVariant(variant: Variant, run: number): Promise<Metrics> {
         entriesBig = await readProjectionEntries(dataDir, BENCH_TENANT, inputs, partitions, bigBatch);
       },
     },
-    async ({ client, cpuMs }) => {
+    async ({ client, cpuMs, dataDir }) => {
       // Warm the server (JIT, LMDB maps, first HNSW levels) and wait until it is all applied.
       const warmTokens = await runConcurrently(warmBodies.length, concurrency, async (i) => (await postEvents(client, warmBodies[i]!)).token);
       await waitForToken(client, mergeTokens(warmTokens), { namespace: 'bench/warmup', key: 'none', vectors: variant.withText });
 
+      const stages = await startStageSampler(dataDir, { partitions, intervalMs: 1000 });
       const start = nowMs();
       const cpuStart = cpuMs();
       const clientCpuStart = process.cpuUsage();
       const tokens = await runConcurrently(bodies.length, concurrency, async (i) => (await postEvents(client, bodies[i]!)).token);
       const accepted = nowMs();
+      // How far the pipeline kept up while ingest ran (events/s sequenced and applied until the last 202).
+      const atAccepted = await stages.read();
+      await stages.stop();
+      m[`${variant.key}.sequencedDuringIngestPerS`] = (atAccepted.sequenced * 1000) / (accepted - start);
+      m[`${variant.key}.appliedDuringIngestPerS`] = (atAccepted.applied * 1000) / (accepted - start);
       const token = mergeTokens(tokens);
       await waitForToken(client, token, { namespace, key: last.key });
       const applied = nowMs();
@@ -170,6 +181,12 @@ for (const v of variants) {
 }
 printTable(`Ours / raw computed within each run, median of ${args.runs} runs`, ['variant', ...RATIOS.map(([name]) => name)], variants.map((v) => [
   v.label, ...RATIOS.map(([name]) => { const r = med[`${v.key}.${name}`]; return r === undefined ? '-' : `${r.toFixed(2)}x`; }),
+]));
+printTable(`Pipeline progress while ingest ran (medians of ${args.runs} runs; events/s until the last 202)`, ['variant', 'accepted', 'sequenced (memory-enriched)', 'applied (KV)'], variants.map((v) => [
+  v.label,
+  med[`${v.key}.acceptedPerS`] ?? Number.NaN,
+  med[`${v.key}.sequencedDuringIngestPerS`] ?? Number.NaN,
+  med[`${v.key}.appliedDuringIngestPerS`] ?? Number.NaN,
 ]));
 printTable(`CPU time per event (medians of ${args.runs} runs; µs; 2 cores = 2,000,000 µs/s)`, ['variant', 'server, until applied', 'server, until indexed', 'load generator', 'raw chain (log + enriched + KV)'], variants.map((v) => [
   v.label, med[`${v.key}.serverCpuUsPerEvent`] ?? Number.NaN, med[`${v.key}.serverCpuUsPerEventIndexed`] ?? '-', med[`${v.key}.clientCpuUsPerEvent`] ?? Number.NaN, med[`${v.key}.rawChainCpuUsPerEvent`] ?? Number.NaN,
