@@ -41,8 +41,8 @@ import { eventBodies, memoryEvent, type EventOptions } from './lib/memory-events
 import { encodeLogRecords, readProjectionEntries, type ProjectionEntries } from './lib/pipeline-bytes.js';
 import { rawLmdbWrite } from './lib/raw-lmdb.js';
 import { printComparison, printJsonLine, printTable } from './lib/report.js';
-import { startStageSampler } from './lib/stage-progress.js';
 import { repeat, type Metrics } from './lib/runner.js';
+import { openStageProgress } from './lib/stage-progress.js';
 import { withTempDir } from './lib/temp.js';
 import { nowMs } from './lib/timer.js';
 
@@ -95,7 +95,7 @@ async function runVariant(variant: Variant, run: number): Promise<Metrics> {
       const warmTokens = await runConcurrently(warmBodies.length, concurrency, async (i) => (await postEvents(client, warmBodies[i]!)).token);
       await waitForToken(client, mergeTokens(warmTokens), { namespace: 'bench/warmup', key: 'none', vectors: variant.withText });
 
-      const stages = await startStageSampler(dataDir, { partitions, intervalMs: 1000 });
+      const stages = await openStageProgress(dataDir, { partitions });
       const start = nowMs();
       const cpuStart = cpuMs();
       const clientCpuStart = process.cpuUsage();
@@ -103,7 +103,7 @@ async function runVariant(variant: Variant, run: number): Promise<Metrics> {
       const accepted = nowMs();
       // How far the pipeline kept up while ingest ran (events/s sequenced and applied until the last 202).
       const atAccepted = await stages.read();
-      await stages.stop();
+      await stages.close();
       m[`${variant.key}.sequencedDuringIngestPerS`] = (atAccepted.sequenced * 1000) / (accepted - start);
       m[`${variant.key}.appliedDuringIngestPerS`] = (atAccepted.applied * 1000) / (accepted - start);
       const token = mergeTokens(tokens);

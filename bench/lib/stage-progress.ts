@@ -2,12 +2,11 @@
  * Where each stage of an embedded `engram start` stands, read from outside while it runs: records in
  * `memory-events` (accepted), in `memory-enriched` (sequenced) and applied by the KV projection
  * (its per-partition watermarks). LMDB lets this process open the server's environments beside it;
- * each sample is a few point reads in one short read transaction.
+ * a reading is a few point reads.
  */
 import { join } from 'node:path';
 import { watermarkKey } from '@engram/pipeline';
 import { createLmdbEventLog, createLmdbKvStore } from '@engram/ports';
-import { nowMs } from './timer.js';
 
 export interface StageCounts {
   accepted: number;
@@ -15,20 +14,13 @@ export interface StageCounts {
   applied: number;
 }
 
-export interface StageSample extends StageCounts {
-  /** ms since the sampler started */
-  atMs: number;
-}
-
-export interface StageSampler {
-  /** The counts now, relative to the sampler's start. */
+export interface StageProgress {
+  /** The counts now, minus those when it was opened. */
   read(): Promise<StageCounts>;
-  /** Every sample taken since start (every `intervalMs`). */
-  samples(): StageSample[];
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
-export async function startStageSampler(dataDir: string, options: { partitions: number; intervalMs?: number; topicPrefix?: string }): Promise<StageSampler> {
+export async function openStageProgress(dataDir: string, options: { partitions: number; topicPrefix?: string }): Promise<StageProgress> {
   const prefix = options.topicPrefix ?? '';
   const log = createLmdbEventLog({ path: join(dataDir, 'log') });
   const kv = createLmdbKvStore({ path: join(dataDir, 'kv') });
@@ -45,25 +37,12 @@ export async function startStageSampler(dataDir: string, options: { partitions: 
     };
   };
   const base = await absolute();
-  const start = nowMs();
-  const read = async (): Promise<StageCounts> => {
-    const now = await absolute();
-    return { accepted: now.accepted - base.accepted, sequenced: now.sequenced - base.sequenced, applied: now.applied - base.applied };
-  };
-  const taken: StageSample[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      taken.push({ atMs: nowMs() - start, ...(await read()) });
-      await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
-    }
-  })();
   return {
-    read,
-    samples: () => [...taken],
-    async stop() {
-      stopped = true;
-      await loop;
+    async read() {
+      const now = await absolute();
+      return { accepted: now.accepted - base.accepted, sequenced: now.sequenced - base.sequenced, applied: now.applied - base.applied };
+    },
+    async close() {
       await log.close();
       await kv.close();
     },

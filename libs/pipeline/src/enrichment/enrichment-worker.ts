@@ -35,7 +35,7 @@ export interface EnrichmentWorkerOptions {
    * Most records sequenced in one batch, i.e. one append to `memory-enriched` (at least `maxBatch`).
    * Events without text cost no embedding, and the batch's durable append is one commit cycle of the
    * log, shared with ingest's appends: with too few records per cycle the sequencer would fall behind
-   * a sustained ingest however much CPU it had (docs/decisions.md, "Dynamic batching").
+   * a sustained ingest however much CPU it had (docs/decisions.md, "A sequencing batch is up to 1,000 records").
    * @default 1000
    */
   maxRecords?: number;

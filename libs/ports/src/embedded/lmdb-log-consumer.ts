@@ -25,8 +25,8 @@ export class Waker {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly intervalMs = 0,
-    private readonly signature?: (topic: string) => string,
+    private readonly intervalMs: number,
+    private readonly signature: (topic: string) => string,
   ) {}
 
   wait(topic: string, ms: number, signal?: AbortSignal): Promise<void> {
@@ -35,7 +35,7 @@ export class Waker {
       if (set === undefined) {
         set = new Set<() => void>();
         this.waiters.set(topic, set);
-        if (this.signature !== undefined) this.seen.set(topic, this.signature(topic));
+        this.seen.set(topic, this.signature(topic));
         this.watch();
       }
       const waiting = set;
@@ -77,7 +77,7 @@ export class Waker {
   }
 
   private watch(): void {
-    if (this.timer !== undefined || this.signature === undefined || this.intervalMs <= 0) return;
+    if (this.timer !== undefined) return;
     this.timer = setInterval(() => this.check(), this.intervalMs);
     this.timer.unref();
   }
@@ -86,7 +86,7 @@ export class Waker {
     for (const [topic, before] of [...this.seen]) {
       let now: string;
       try {
-        now = this.signature!(topic);
+        now = this.signature(topic);
       } catch {
         now = ''; // the log closed under the timer: wake, and the poll reports it
       }
