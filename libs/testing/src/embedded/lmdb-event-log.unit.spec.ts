@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { open } from 'lmdb';
 import { createLmdbEventLog, type LmdbEventLog, type LogRecord } from '@engram/ports';
 import { eventLogContract } from '../contracts/event-log.contract.js';
 
@@ -139,6 +140,47 @@ describe('LmdbEventLog', () => {
       assert.deepEqual(await second.committedOffsets('g', 't'), [0, 1]);
       assert.deepEqual((await second.append('t', [rec('k', 1, 'v')], { dedupe: true }))[0], { partition: 1, offset: 0, duplicate: true });
       await second.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stores record envelopes with shared msgpack structures, and still reads records that define theirs inline', async () => {
+    const dir = tempDir();
+    try {
+      const log = createLmdbEventLog({ path: dir });
+      await log.ensureTopic({ name: 't', partitions: 1, compacted: true });
+      await log.append('t', [rec('a', 0, 'a1', 1000), { ...rec('b', 0, 'b1', 1001), headers: { traceparent: 'tp' } }, rec('c', 0, 'c1', 1002)]);
+      await log.close();
+
+      const root = open({ path: dir });
+      const raw = root.openDB<Buffer, [string, number, number]>('records', { encoding: 'binary' });
+      // 0xd4 0x72 opens an inline record definition (msgpackr's "r" extension): every record paid it before.
+      const inline = (offset: number): boolean => raw.get(['t', 0, offset])!.subarray(0, 2).equals(Buffer.from([0xd4, 0x72]));
+      assert.deepEqual([0, 1, 2].map(inline), [false, false, false], 'new records refer to shared structures');
+      // Records written before: lmdb-js's default msgpack handle defines each record's structure inline.
+      const legacy = root.openDB<{ k: string; v: Buffer; h: Record<string, string>; t: number }, [string, number, number]>('records', {});
+      await root.childTransaction(() => {
+        legacy.putSync(['t', 0, 0], { k: 'a', v: Buffer.from('a1'), h: {}, t: 1000 });
+        legacy.putSync(['t', 0, 2], { k: 'c', v: Buffer.from('c1'), h: { x: 'y' }, t: 1002 });
+      });
+      assert.deepEqual([0, 1, 2].map(inline), [true, false, true]);
+      await root.close();
+
+      const reopened = createLmdbEventLog({ path: dir });
+      try {
+        const read = async () => (await reopened.read('t', 0, 0, 10)).map((r) => [r.offset, r.key, Buffer.isBuffer(r.value) && r.value.toString(), r.headers, r.timestamp]);
+        const expected = [
+          [0, 'a', 'a1', {}, 1000],
+          [1, 'b', 'b1', { traceparent: 'tp' }, 1001],
+          [2, 'c', 'c1', { x: 'y' }, 1002],
+        ];
+        assert.deepEqual(await read(), expected);
+        await reopened.append('t', [rec('d', 0, 'd1', 1003)]);
+        assert.deepEqual(await read(), [...expected, [3, 'd', 'd1', {}, 1003]], 'old and new records interleave');
+      } finally {
+        await reopened.close();
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
