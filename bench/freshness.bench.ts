@@ -22,7 +22,7 @@
  * .cache/models) instead of the hashing embedder: the capacity is then the model's, and the load is
  * half of the embedding capacity. `--linger N` sets ENGRAM_EMBED_LINGER_MS (dynamic batching).
  *
- *   node --import tsx bench/freshness.bench.ts [--quick] [--runs 3] [--seconds 20] [--capacity-events 10000]
+ *   node --import tsx bench/freshness.bench.ts [--quick] [--runs 3] [--seconds 20] [--capacity-events 10000] [--load 800]
  *   node --import tsx bench/freshness.bench.ts --embedder minilm --capacity-events 3000 [--linger 10]
  */
 import { intOption, parseBenchArgs } from './lib/args.js';
@@ -40,6 +40,8 @@ const args = parseBenchArgs(process.argv.slice(2), 3);
 const seconds = args.quick ? 4 : intOption(args, 'seconds', 20);
 const capacityEvents = args.quick ? 2_000 : intOption(args, 'capacity-events', 10_000);
 const fraction = Number(args.values.fraction ?? 0.5);
+/** `--load N`: offer N events/s instead of `fraction` × the measured capacity (A/B runs of settings that move the capacity). */
+const fixedLoad = args.values.load === undefined ? undefined : intOption(args, 'load', 0);
 const probesPerS = intOption(args, 'probes', 20);
 const bgBatch = 10;
 const namespace = 'bench/fresh';
@@ -51,7 +53,7 @@ const serverEnv: Record<string, string> = { ENGRAM_EMBEDDER: String(embedder), E
 if (embedder === 'minilm') serverEnv.ENGRAM_MODEL_DIR = benchModelDir();
 
 const machine = printMachine();
-console.log(`freshness: embedder ${String(embedder)}, linger ${lingerMs} ms; capacity from ${capacityEvents} text events; load at ${fraction} × capacity in POSTs of ${bgBatch} for ${seconds} s; ${probesPerS} probes/s`);
+console.log(`freshness: embedder ${String(embedder)}, linger ${lingerMs} ms; capacity from ${capacityEvents} text events; load at ${fixedLoad === undefined ? `${fraction} × capacity` : `${fixedLoad} events/s`} in POSTs of ${bgBatch} for ${seconds} s; ${probesPerS} probes/s`);
 
 interface SearchReply {
   results: Array<{ key: string }>;
@@ -81,7 +83,7 @@ async function freshnessRun(run: number): Promise<Metrics> {
     m['capacity.indexedPerS'] = capacity;
 
     // 2. Background load at `fraction` of capacity, probes alongside.
-    const rate = capacity * fraction;
+    const rate = fixedLoad ?? capacity * fraction;
     const batchesPerS = rate / bgBatch;
     const bgBodies = eventBodies(0, Math.ceil(batchesPerS * seconds + 1) * bgBatch, bgBatch, { namespace, tag: `b${run}`, withText: true });
     const latencies = { vector: [] as number[], keyword: [] as number[] };
@@ -128,10 +130,10 @@ const n = (key: string): number => med[key] ?? Number.NaN;
 printTable(`Indexing capacity over HTTP, text events (medians of ${args.runs} runs)`, ['figure', 'events/s'], [
   ['applied to KV (GET-visible)', n('capacity.appliedPerS')],
   ['indexed in HNSW (vector-visible) = capacity', n('capacity.indexedPerS')],
-  [`background load offered (${fraction} × capacity)`, n('load.offeredPerS')],
+  [`background load offered (${fixedLoad === undefined ? `${fraction} × capacity` : 'fixed'})`, n('load.offeredPerS')],
   ['background load achieved', n('load.achievedPerS')],
 ]);
 printTable(`POST → visible in search under that load (medians of ${args.runs} runs; ms)`, ['mode', 'p50', 'p99', 'max', 'p50, 2nd half', 'target p99', 'misses'], (['vector', 'keyword'] as const).map((mode) => [
   mode, n(`${mode}.p50Ms`), n(`${mode}.p99Ms`), n(`${mode}.maxMs`), n(`${mode}.p50SecondHalfMs`), `≤ ${TARGET_P99_MS}`, n(`${mode}.misses`),
 ]));
-printJsonLine({ bench: 'freshness', machine, params: { seconds, capacityEvents, fraction, probesPerS, bgBatch, embedder, lingerMs, runs: args.runs }, results });
+printJsonLine({ bench: 'freshness', machine, params: { seconds, capacityEvents, fraction, fixedLoad, probesPerS, bgBatch, embedder, lingerMs, runs: args.runs }, results });
