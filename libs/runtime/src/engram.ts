@@ -92,7 +92,10 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   // Only the roles that hold vectors need the model's identity (and so its files).
   const collections = ports.vectors && createVectorCollections({ textModel: await embedderInfo(config), clientModalities: config.vectorDims });
   if (ports.vectors) await ensureCollections(ports.vectors, collections!);
-  const watermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions });
+  // A process that runs the projection hears of its progress from it (after the batch's cache
+  // entries), not from KV; see applied-watermarks.ts.
+  const watermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions, follow: roles.has('projection') ? 'announced' : 'kv' });
+  await watermarks?.load();
   const vectorWatermarks = ports.kv && createAppliedWatermarks({ kv: ports.kv, partitions: topics.partitions, keyFor: vectorWatermarkKey });
   const deadLetters = createDeadLetterSink({ log, codecs, topics, telemetry });
   const stateAppended = createSignal();
@@ -128,7 +131,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   const routes: Route[] = [];
   if (roles.has('ingest') || roles.has('query')) {
     const kv = need(ports.kv, 'kv');
-    const query = createQueryService({ kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, limits: config.limits, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
+    const query = createQueryService({ kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, cacheFollowsWatermarks: roles.has('projection'), limits: config.limits, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
     if (roles.has('ingest')) routes.push(...ingestRoutes({ ingest: ingest!, query }));
     if (roles.has('query')) {
       const keyword = keywordsInMemory ? createMemoryKeywordIndex() : undefined;

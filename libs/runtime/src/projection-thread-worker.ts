@@ -67,7 +67,9 @@ async function main(): Promise<void> {
   const kv = ports.kv!;
   const topics = createTopics({ prefix: config.topicPrefix, partitions: config.partitions, replicationFactor: config.replicationFactor });
   const codecs = await createPipelineCodecs(ports.registry, topics);
-  const watermarks = forwarded(createAppliedWatermarks({ kv, partitions: topics.partitions }));
+  const local = createAppliedWatermarks({ kv, partitions: topics.partitions, follow: 'announced' });
+  await local.load();
+  const watermarks = forwarded(local);
   recordHandoffFor(ports.log, topics.enriched).onPublish((passed, summaries) => send({ type: 'handoff', passed: [...passed], summaries: [...summaries] }));
   const loops = startProjectionStage({ config, log: ports.log, codecs, topics, telemetry, kv, cache: forwardingCache, watermarks, stateAppended });
   for (const loop of loops) loop.done.catch((error) => send({ type: 'crashed', error: errorToWire(error) }));

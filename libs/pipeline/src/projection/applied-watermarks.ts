@@ -1,8 +1,11 @@
 /**
  * How far a projection has got, per partition, in `memory-events` offsets (what consistency tokens
- * name). The projection worker advances it in process right after its KV batch is durable; a
- * query-api in another process learns it by reading the `w|<partition>` keys, so `waitFor` also
- * re-reads KV while anybody is waiting.
+ * name). The projection worker advances it in process right after its KV batch is durable and its
+ * cache entries are written; a query-api in another process learns it by reading the
+ * `w|<partition>` keys, so there (`follow: 'kv'`) `waitFor` also re-reads KV while anybody waits.
+ * A process that runs the projection itself (`follow: 'announced'`) reads KV once, at `load`, and
+ * then moves only on `advance`: KV holds a batch's watermark a moment before the projection has put
+ * the batch's states in the cache, and a reader woken in that moment would find the older state there.
  */
 import { EngramError } from '@engram/core';
 import type { KvStore } from '@engram/ports';
@@ -27,6 +30,8 @@ export interface AppliedWatermarks {
   /** Called by the projection after a durable batch. */
   advance(partition: number, sourceOffset: number): void;
   isApplied(positions: PositionMap): boolean;
+  /** Reads the stored watermarks of every partition (the start of a process that then follows announcements). */
+  load(): Promise<void>;
   close(): void;
 }
 
@@ -36,10 +41,17 @@ export function createAppliedWatermarks(options: {
   partitions: number;
   /** Which projection's watermark: the KV projection's (`w|p`) or the vector indexer's (`vw|p`). @default watermarkKey */
   keyFor?: (partition: number) => string;
+  /**
+   * `'kv'`: the projection runs in another process, so waiting readers re-read the stored
+   * watermarks. `'announced'`: it runs in this process and `advance` is the only news after `load`.
+   * @default 'kv'
+   */
+  follow?: 'kv' | 'announced';
   /** @default 25 */
   refreshMs?: number;
 }): AppliedWatermarks {
   const keyFor = options.keyFor ?? watermarkKey;
+  const polls = options.kv !== undefined && options.follow !== 'announced';
   const applied = new Map<number, number>();
   const waiters = new Set<Waiter>();
   let timer: NodeJS.Timeout | undefined;
@@ -64,7 +76,7 @@ export function createAppliedWatermarks(options: {
 
   const waitedPartitions = () => [...new Set([...waiters].flatMap((w) => [...w.positions.keys()]))];
 
-  const refresh = async (partitions: number[]) => {
+  const read = async (partitions: number[]) => {
     if (options.kv === undefined) return;
     const values = await options.kv.getMany(partitions.map(keyFor));
     values.forEach((buf, i) => {
@@ -78,9 +90,12 @@ export function createAppliedWatermarks(options: {
     if (waiters.size > 0) wake();
   }
 
+  const refresh = (partitions: number[]) => (polls ? read(partitions) : Promise.resolve());
+
   return {
     advance,
     isApplied,
+    load: () => read(Array.from({ length: options.partitions }, (_, p) => p)),
     async waitFor(positions, timeoutMs) {
       for (const p of positions.keys()) {
         if (p < 0 || p >= options.partitions) throw new EngramError('invalid_token', `consistency token names partition ${p}, there are ${options.partitions}`);
@@ -101,7 +116,7 @@ export function createAppliedWatermarks(options: {
           reject(new EngramError('consistency_timeout', `the projection did not reach the consistency token within ${timeoutMs} ms`, { retriable: true }));
         }, timeoutMs);
         waiters.add(waiter);
-        timer ??= setInterval(() => void refresh(waitedPartitions()).then(wake, () => undefined), options.refreshMs ?? 25);
+        if (polls) timer ??= setInterval(() => void refresh(waitedPartitions()).then(wake, () => undefined), options.refreshMs ?? 25);
       });
     },
     close() {

@@ -25,7 +25,7 @@ describe('applied watermarks', () => {
   let dir: string;
   let kv: KvStore;
   const opened: AppliedWatermarks[] = [];
-  const open = (options: { keyFor?: (partition: number) => string } = {}) => {
+  const open = (options: { keyFor?: (partition: number) => string; follow?: 'kv' | 'announced' } = {}) => {
     const marks = createAppliedWatermarks({ kv, partitions: PARTITIONS, refreshMs: 5, ...options });
     opened.push(marks);
     return marks;
@@ -83,6 +83,21 @@ describe('applied watermarks', () => {
     await store(watermarkKey(3), { enrichedOffset: 4, sourceOffset: 9 });
     await waiting; // found by the periodic refresh
     assert.equal(marks.isApplied(new Map([[3, 9]])), true);
+  });
+
+  it("with follow: 'announced', reads KV once at load and then moves only on advance", async () => {
+    const marks = open({ follow: 'announced' });
+    await store(watermarkKey(2), { enrichedOffset: 3, sourceOffset: 4 });
+    await marks.load();
+    assert.equal(marks.isApplied(new Map([[2, 4]])), true, 'load read the stored mark');
+
+    // The projection of this process has stored its batch but not yet announced it.
+    await store(watermarkKey(2), { enrichedOffset: 8, sourceOffset: 9 });
+    const waiting = marks.waitFor(new Map([[2, 9]]), 5000);
+    await new Promise((resolve) => setTimeout(resolve, 30)); // six refresh intervals
+    assert.equal(await state(waiting), 'pending', 'KV is not read while waiting');
+    marks.advance(2, 9);
+    await waiting;
   });
 
   it('rejects a partition outside the range with invalid_token', async () => {

@@ -56,7 +56,23 @@ export interface QueryService {
   states(ids: string[]): Promise<Map<string, MemoryState>>;
 }
 
-export function createQueryService(deps: { kv: KvStore; cache: Cache; watermarks: AppliedWatermarks; limits: Limits; consistencyTimeoutMs: number; telemetry: Telemetry }): QueryService {
+export interface QueryServiceDeps {
+  kv: KvStore;
+  cache: Cache;
+  watermarks: AppliedWatermarks;
+  /**
+   * True when the watermarks move only after the projection has written the cache (it runs in this
+   * process: applied-watermarks.ts, `follow: 'announced'`). Otherwise a watermark can be seen in KV
+   * before the cache holds the states it covers, so a read that waited for a token reads KV.
+   * @default false
+   */
+  cacheFollowsWatermarks?: boolean;
+  limits: Limits;
+  consistencyTimeoutMs: number;
+  telemetry: Telemetry;
+}
+
+export function createQueryService(deps: QueryServiceDeps): QueryService {
   const { kv, cache, limits, telemetry } = deps;
   const memo = stateMemoFor(kv);
   // Label children bound once: resolving labels on every lookup costs more than the lookup.
@@ -71,13 +87,14 @@ export function createQueryService(deps: { kv: KvStore; cache: Cache; watermarks
     await deps.watermarks.waitFor(decodeToken(token), deps.consistencyTimeoutMs);
   }
 
-  async function loadState(entityId: string): Promise<ParsedState | undefined> {
-    const hit = await cache.get(entityId);
+  /** The stored state, from the cache unless `fromKv` (then the cache gets what KV holds). */
+  async function loadState(entityId: string, fromKv: boolean): Promise<ParsedState | undefined> {
+    const hit = fromKv ? undefined : await cache.get(entityId);
     if (hit) {
       l1Hit.inc();
       return memo.parse(entityId, hit.value);
     }
-    l1Miss.inc();
+    if (!fromKv) l1Miss.inc();
     const buf = await kv.get(stateKey(entityId));
     (buf ? kvHit : kvMiss).inc();
     if (!buf) return undefined;
@@ -100,7 +117,7 @@ export function createQueryService(deps: { kv: KvStore; cache: Cache; watermarks
       if (!isVisible(state, asOf)) throw notFound(namespace, key);
       return render(state);
     }
-    const parsed = await loadState(id);
+    const parsed = await loadState(id, Boolean(options.consistentWith) && deps.cacheFollowsWatermarks !== true);
     if (!parsed || !isVisible(parsed.state, Date.now())) throw notFound(namespace, key);
     return (parsed.rendered ??= render(parsed.state));
   }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { DEFAULT_LIMITS, EngramError, applyEvent, encodeEntityId, hlcFromWallMs, type EventOutcome, type MemoryEvent, type MemoryState } from '@engram/core';
 import { createLmdbKvStore, createLruCache, type Cache, type KvStore } from '@engram/ports';
 import { encodeToken } from '../consistency-token.js';
-import { historyKey, json, outcomeKey, stateKey } from '../kv-keys.js';
+import { historyKey, json, outcomeKey, stateKey, watermarkKey } from '../kv-keys.js';
 import { silentTelemetry, tempDir } from '../pipeline.spec-helper.js';
 import { createAppliedWatermarks, type AppliedWatermarks } from '../projection/applied-watermarks.js';
 import { createQueryService, type QueryService } from './query-service.js';
@@ -310,6 +310,24 @@ describe('query service', () => {
       const pending = query.get('acme', 'notes', 'c', { consistentWith: encodeToken(new Map([[2, 3]])) });
       watermarks.advance(2, 3);
       assert.equal((await pending).value, 1);
+    });
+
+    it('reads KV, not the cache, after a token whose watermark it found in KV', async () => {
+      const first = await seed([write('t', 1)]);
+      const id = encodeEntityId(first!);
+      assert.equal((await query.get('acme', 'notes', 't')).value, 1, 'the cache now holds version 1');
+      // Another process's projection stores version 2 with its watermark; the cache is not yet told.
+      await seed([write('t', 1), write('t', 2)]);
+      await kv.batch([{ type: 'put', key: watermarkKey(1), value: json({ enrichedOffset: 9, sourceOffset: 9 }) }]);
+      const token = encodeToken(new Map([[1, 9]]));
+      assert.equal((await query.get('acme', 'notes', 't', { consistentWith: token })).value, 2);
+      assert.equal((await cache.get(id))?.version, 2, 'and the cache got what KV holds');
+
+      // When the projection runs in this process the cache is written before the watermark moves: a hit serves.
+      const local = createQueryService({ kv, cache, watermarks, cacheFollowsWatermarks: true, limits: DEFAULT_LIMITS, consistencyTimeoutMs: 150, telemetry: silentTelemetry() });
+      await cache.set(id, { value: json({ ...first!, version: 3 }), version: 3 });
+      assert.equal((await local.get('acme', 'notes', 't', { consistentWith: token })).value, 1, 'served from the cache');
+      assert.equal((await query.get('acme', 'notes', 't', { consistentWith: token })).value, 2, 'served from KV');
     });
 
     it('reads outcomes by tenant and event id, and states by entity id', async () => {
