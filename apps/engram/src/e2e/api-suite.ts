@@ -63,7 +63,7 @@ describe(`HTTP API v1 (engram start, ${mode})`, () => {
     // beta's subscription from the start of the changelog carries beta's own change, not alpha's.
     await beta('PUT', `/v1/memories/${ns(space)}/mine?wait=applied`, { value: 'beta only' });
     const reader = sub.body!.getReader();
-    const seen = await readUntil(reader, (t) => t.includes('beta only'), 5000);
+    const seen = await readUntil(reader, (t) => t.includes('beta only'), 5000, () => diagnose(engram));
     await reader.cancel();
     assert.doesNotMatch(seen, /alpha only/);
   });
@@ -184,14 +184,14 @@ describe(`HTTP API v1 (engram start, ${mode})`, () => {
     const reader = res.body!.getReader();
     await alpha('PUT', `/v1/memories/${ns(`${space}/a`)}/one`, { value: 1 });
     await alpha('PUT', `/v1/memories/${ns(`${space}/a`)}/two`, { value: 2 });
-    const text = await readUntil(reader, (t) => t.includes('"key":"two"'), 5000);
+    const text = await readUntil(reader, (t) => t.includes('"key":"two"'), 5000, () => diagnose(engram));
     await reader.cancel();
     const ids = [...text.matchAll(/^id: (.+)$/gm)].map((m) => m[1]!);
     assert.equal(ids.length, 2);
     const resumed = await fetch(`${engram.baseUrl}/v1/subscribe?namespacePrefix=${space}&from=${ids[0]}`, { headers: { authorization: 'Bearer key-alpha' } });
     assert.equal(resumed.status, 200);
     const r2 = resumed.body!.getReader();
-    const rest = await readUntil(r2, (t) => t.includes('"key":"two"'), 5000);
+    const rest = await readUntil(r2, (t) => t.includes('"key":"two"'), 5000, () => diagnose(engram));
     await r2.cancel();
     assert.doesNotMatch(rest, /"key":"one"/);
     const badToken = await alpha<Json>('GET', '/v1/subscribe?from=v1.garbage!');
@@ -237,13 +237,21 @@ describe(`HTTP API v1 (engram start, ${mode})`, () => {
 });
 }
 
-async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, done: (text: string) => boolean, timeoutMs: number): Promise<string> {
+/** What the server can tell about a stall: its consumer lag and the warnings it logged. */
+async function diagnose(engram: EngramProcess): Promise<string> {
+  const metrics = await (await fetch(`${engram.baseUrl}/metrics`)).text().catch((error: Error) => `metrics: ${error.message}`);
+  const lag = metrics.split('\n').filter((line) => line.startsWith('engram_consumer_lag_records{') && !line.endsWith(' 0'));
+  const warnings = engram.output.filter((line) => /"level":(4|5|6)\d/.test(line)).slice(-20);
+  return `consumer lag (non-zero):\n${lag.join('\n') || '(none)'}\nwarnings and errors logged:\n${warnings.join('\n') || '(none)'}`;
+}
+
+async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, done: (text: string) => boolean, timeoutMs: number, explain: () => Promise<string>): Promise<string> {
   const decoder = new TextDecoder();
   let text = '';
   const deadline = Date.now() + timeoutMs;
   while (!done(text)) {
     const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`stream did not deliver in time; got:\n${text}`);
+    if (left <= 0) throw new Error(`stream did not deliver in time; got:\n${text}\n${await explain()}`);
     const chunk = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), left))]);
     if (chunk === null) continue;
     if (chunk.done) throw new Error(`stream ended; got:\n${text}`);
