@@ -3,12 +3,24 @@
  * The server picks a free port (ENGRAM_PORT=0); the harness reads it from the boot log line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const REPO_ROOT = new URL('../../../../', import.meta.url).pathname;
+const ENGRAM_BIN = join(REPO_ROOT, 'bin/engram.mjs');
+
+/**
+ * The Node flags `engram` runs with: those of its `#!/usr/bin/env -S node …` line (V8 heap sizes,
+ * which Node refuses in NODE_OPTIONS), so tests run the process users start.
+ */
+export function engramNodeFlags(): string[] {
+  const shebang = readFileSync(ENGRAM_BIN, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node((?: --[a-z0-9-]+(?:=\S+)?)*)$/.exec(shebang);
+  if (!m) throw new Error(`bin/engram.mjs: unexpected first line ${shebang}`);
+  return m[1]!.trim().split(' ').filter(Boolean);
+}
 
 export interface EngramProcess {
   baseUrl: string;
@@ -52,7 +64,7 @@ export async function startEngramProcess(options: StartOptions = {}): Promise<En
   // the model is an engine of its own (ENGRAM_MODEL_DIR) that a plain `npm test` may not have.
   Object.assign(env, { ENGRAM_PORT: '0', ENGRAM_HOST: '127.0.0.1', ENGRAM_DATA_DIR: dataDir, ENGRAM_LOG_LEVEL: 'info', ENGRAM_EMBEDDER: 'hash' }, options.env ?? {});
   checkLevel(env);
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/engram.mjs'), options.command ?? 'start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...engramNodeFlags(), ENGRAM_BIN, options.command ?? 'start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
