@@ -10,8 +10,10 @@ import {
   createEnrichedEventCodec,
   createMemoryEventCodec,
   createMemoryStateCodec,
+  createSequencerCodec,
   type DeadLetter,
   type EventCodec,
+  type SequencerCodec,
 } from '@engram/schemas';
 import type { Topics } from './topics.js';
 
@@ -25,6 +27,8 @@ export interface PipelineCodecs {
   enriched: Codec<EnrichedEvent>;
   state: Codec<MemoryState>;
   deadLetter: Codec<DeadLetter>;
+  /** The enrichment worker's: `memory-events` in, `memory-enriched` out, the event's bytes passed on as they are. */
+  sequencer: SequencerCodec;
 }
 
 async function ready<T>(codec: EventCodec<T>): Promise<Codec<T>> {
@@ -34,10 +38,13 @@ async function ready<T>(codec: EventCodec<T>): Promise<Codec<T>> {
 
 /** Registers the schemas (once, at start-up) and hands the pipeline synchronous encoders. */
 export async function createPipelineCodecs(registry: SchemaRegistry, topics: Topics): Promise<PipelineCodecs> {
+  const event = createMemoryEventCodec(registry, topics.events);
+  const enriched = createEnrichedEventCodec(registry, topics.enriched);
   return {
-    event: await ready(createMemoryEventCodec(registry, topics.events)),
-    enriched: await ready(createEnrichedEventCodec(registry, topics.enriched)),
+    event: await ready(event),
+    enriched: await ready(enriched),
     state: await ready(createMemoryStateCodec(registry, topics.state)),
     deadLetter: await ready(createDeadLetterCodec(registry, topics.deadLetter)),
+    sequencer: createSequencerCodec(event, enriched),
   };
 }

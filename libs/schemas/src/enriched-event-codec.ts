@@ -64,14 +64,18 @@ function embeddingFromAvro(avro: AvroEmbedding): Embedding {
   return { modality: avro.modality, model: avro.model, revision: avro.revision, dims: avro.dims, vector };
 }
 
-export function enrichedEventToAvro(enriched: EnrichedEvent): AvroEnrichedMemoryEvent {
+/** The fields after `event`, the sequencer's own (enriched-splice.ts encodes them alone). */
+export function enrichedTailToAvro(fields: Omit<EnrichedEvent, 'event'>): Omit<AvroEnrichedMemoryEvent, 'event'> {
   return {
-    event: memoryEventToAvro(enriched.event),
-    sourcePartition: enriched.source.partition,
-    sourceOffset: enriched.source.offset,
-    embeddings: enriched.embeddings.map(embeddingToAvro),
-    enrichmentError: enriched.enrichmentError ?? null,
+    sourcePartition: fields.source.partition,
+    sourceOffset: fields.source.offset,
+    embeddings: fields.embeddings.map(embeddingToAvro),
+    enrichmentError: fields.enrichmentError ?? null,
   };
+}
+
+export function enrichedEventToAvro(enriched: EnrichedEvent): AvroEnrichedMemoryEvent {
+  return { event: memoryEventToAvro(enriched.event), ...enrichedTailToAvro(enriched) };
 }
 
 export function enrichedEventFromAvro(avro: AvroEnrichedMemoryEvent): EnrichedEvent {

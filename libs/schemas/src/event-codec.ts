@@ -45,6 +45,14 @@ export interface EventCodec<T> {
    * `ready()`, or one a previous `decode` fetched); otherwise throws `writer_schema_not_loaded`.
    */
   decodeSync(buf: Buffer): T;
+  /**
+   * Decodes to the Avro shape, without `fromAvro` (fetching an unknown writer schema like `decode`).
+   * `body` (the bytes after the wire-format header) is there when the writer schema is the reader's,
+   * so the body is valid reader-schema Avro that another value may embed as is (enriched-splice.ts).
+   */
+  decodeAvro(buf: Buffer): Promise<{ avro: unknown; body?: Buffer }>;
+  /** The wire-format value whose Avro body is `parts` one after the other (each already reader-schema Avro). */
+  wrap(parts: Buffer[]): Buffer;
 }
 
 function undecodable(topic: string, message: string, cause?: unknown, schemaId?: number): EngramError {
@@ -119,26 +127,42 @@ export function createEventCodec<T = unknown>(registry: SchemaRegistry, options:
     return buf.readInt32BE(1);
   }
 
-  function decodeSync(buf: Buffer): T {
+  /** The Avro value of `buf`, and whether its writer schema is the reader's. */
+  function decodeAvroSync(buf: Buffer): { avro: unknown; native: boolean; id: number } {
     const id = schemaIdOf(buf);
     const resolver = resolvers.get(id);
     if (resolver === undefined) {
       throw new EngramError('writer_schema_not_loaded', `schema ${id} of a ${topic} record is not loaded: use decode()`, { details: { topic, schemaId: id } });
     }
-    let avroValue: unknown;
     try {
       const { value, offset } = reader.decode(buf, HEADER_BYTES, resolver ?? undefined);
       if (offset < 0) throw new Error('truncated data');
       if (offset !== buf.length) throw new Error(`${buf.length - offset} bytes of trailing data`);
-      avroValue = value;
+      return { avro: value, native: resolver === null, id };
     } catch (cause) {
       throw undecodable(topic, (cause as Error).message, cause, id);
     }
+  }
+
+  function decodeSync(buf: Buffer): T {
+    const { avro, id } = decodeAvroSync(buf);
     try {
-      return fromAvro(avroValue);
+      return fromAvro(avro);
     } catch (cause) {
       throw undecodable(topic, (cause as Error).message, cause, id);
     }
+  }
+
+  /** Loads the writer schema of `buf` unless it is known already. */
+  async function loadWriterOf(buf: Buffer): Promise<void> {
+    const id = schemaIdOf(buf);
+    if (resolvers.has(id)) return;
+    let pending = loading.get(id);
+    if (pending === undefined) {
+      pending = loadWriter(id).finally(() => loading.delete(id));
+      loading.set(id, pending);
+    }
+    await pending;
   }
 
   async function loadWriter(id: number): Promise<void> {
@@ -166,18 +190,19 @@ export function createEventCodec<T = unknown>(registry: SchemaRegistry, options:
       return encodeSync(value);
     },
     async decode(buf) {
-      const id = schemaIdOf(buf);
-      if (!resolvers.has(id)) {
-        let pending = loading.get(id);
-        if (pending === undefined) {
-          pending = loadWriter(id).finally(() => loading.delete(id));
-          loading.set(id, pending);
-        }
-        await pending;
-      }
+      await loadWriterOf(buf);
       return decodeSync(buf);
     },
     encodeSync,
     decodeSync,
+    async decodeAvro(buf) {
+      await loadWriterOf(buf);
+      const { avro, native } = decodeAvroSync(buf);
+      return native ? { avro, body: buf.subarray(HEADER_BYTES) } : { avro };
+    },
+    wrap(parts) {
+      if (header === undefined) throw new EngramError('codec_not_ready', `the ${subject} codec is not ready: await ready() first`);
+      return Buffer.concat([header, ...parts]);
+    },
   };
 }

@@ -6,8 +6,12 @@
  *
  * An embedding failure is retried with backoff; after that the event still goes on (stored and
  * keyword-searchable, with `enrichmentError`) and a dead letter records why.
+ *
+ * The event itself is passed on as the bytes it arrived in (codecs.sequencer, libs/schemas
+ * enriched-splice.ts): the worker reads only its text and vectors, and encodes only its own fields.
  */
-import { isEngramError, type EnrichedEvent, type Embedding, type MemoryEvent } from '@engram/core';
+import { isEngramError, type Embedding } from '@engram/core';
+import type { EnrichmentFields, SequencedEvent } from '@engram/schemas';
 import type { Embedder, EventLog, LogConsumer, StoredRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
 import { nextOffsets, startConsumerLoop, type ConsumerLoop } from '../consumer-loop.js';
@@ -80,11 +84,11 @@ export function createEnricher(options: EnrichmentWorkerOptions, group: string, 
   }
 
   return async (records) => {
-    const items: Array<{ record: StoredRecord; event: MemoryEvent }> = [];
+    const items: Array<{ record: StoredRecord; event: SequencedEvent }> = [];
     for (const record of records) {
       if (record.value === null) continue;
       try {
-        items.push({ record, event: await codecs.event.decode(record.value) });
+        items.push({ record, event: await codecs.sequencer.read(record.value) });
       } catch (error) {
         await options.deadLetters.send(record, { code: isEngramError(error) ? error.code : 'undecodable_record', reason: (error as Error).message, attempts: 1 });
       }
@@ -92,8 +96,8 @@ export function createEnricher(options: EnrichmentWorkerOptions, group: string, 
 
     const toEmbed = items.filter(({ event }) => event.type !== 'MemoryDeleted' && event.text !== undefined && event.text !== '');
     // Up to maxBatch texts per embed call; a call that fails for good fails only its own texts.
-    const textVector = new Map<MemoryEvent, Float32Array>();
-    const failed = new Map<MemoryEvent, Error>();
+    const textVector = new Map<SequencedEvent, Float32Array>();
+    const failed = new Map<SequencedEvent, Error>();
     for (let start = 0; start < toEmbed.length; start += maxTexts) {
       const chunk = toEmbed.slice(start, start + maxTexts);
       try {
@@ -111,10 +115,10 @@ export function createEnricher(options: EnrichmentWorkerOptions, group: string, 
       const vector = textVector.get(event);
       if (vector) embeddings.push({ modality: 'text', model: embedder.model.id, revision: embedder.model.revision, dims: embedder.model.dims, vector });
       for (const [modality, values] of Object.entries(event.vectors ?? {})) embeddings.push(clientEmbedding(modality, values));
-      const enriched: EnrichedEvent = { event, source: { partition: record.partition, offset: record.offset }, embeddings };
+      const fields: EnrichmentFields = { source: { partition: record.partition, offset: record.offset }, embeddings };
       const failure = failed.get(event);
-      if (failure) enriched.enrichmentError = failure.message;
-      return { key: record.key, partition: record.partition, value: codecs.enriched.encode(enriched), headers: record.headers };
+      if (failure) fields.enrichmentError = failure.message;
+      return { key: record.key, partition: record.partition, value: codecs.sequencer.enriched(event, fields), headers: record.headers };
     });
 
     const offsets = nextOffsets(records);
