@@ -131,7 +131,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
   const routes: Route[] = [];
   if (roles.has('ingest') || roles.has('query')) {
     const kv = need(ports.kv, 'kv');
-    const query = createQueryService({ kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, cacheFollowsWatermarks: roles.has('projection'), limits: config.limits, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
+    const query = createQueryService({ kv, cache: need(ports.cache, 'cache'), watermarks: watermarks!, limits: config.limits, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
     if (roles.has('ingest')) routes.push(...ingestRoutes({ ingest: ingest!, query }));
     if (roles.has('query')) {
       const keyword = keywordsInMemory ? createMemoryKeywordIndex() : undefined;

@@ -32,6 +32,11 @@ export interface AppliedWatermarks {
   isApplied(positions: PositionMap): boolean;
   /** Reads the stored watermarks of every partition (the start of a process that then follows announcements). */
   load(): Promise<void>;
+  /**
+   * How it learns of progress (the option of the same name). `'announced'` also means the cache
+   * holds a batch's states before its watermark moves here (query-service.ts relies on that).
+   */
+  readonly follow: 'kv' | 'announced';
   close(): void;
 }
 
@@ -95,6 +100,7 @@ export function createAppliedWatermarks(options: {
   return {
     advance,
     isApplied,
+    follow: options.follow ?? 'kv',
     load: () => read(Array.from({ length: options.partitions }, (_, p) => p)),
     async waitFor(positions, timeoutMs) {
       for (const p of positions.keys()) {

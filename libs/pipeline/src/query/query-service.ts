@@ -59,14 +59,12 @@ export interface QueryService {
 export interface QueryServiceDeps {
   kv: KvStore;
   cache: Cache;
-  watermarks: AppliedWatermarks;
   /**
-   * True when the watermarks move only after the projection has written the cache (it runs in this
-   * process: applied-watermarks.ts, `follow: 'announced'`). Otherwise a watermark can be seen in KV
-   * before the cache holds the states it covers, so a read that waited for a token reads KV.
-   * @default false
+   * With `follow: 'announced'` they move only after the projection (in this process) has written
+   * the cache. Otherwise a watermark can be seen in KV before the cache holds the states it covers,
+   * so a read that waited for a token reads KV.
    */
-  cacheFollowsWatermarks?: boolean;
+  watermarks: AppliedWatermarks;
   limits: Limits;
   consistencyTimeoutMs: number;
   telemetry: Telemetry;
@@ -117,7 +115,7 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
       if (!isVisible(state, asOf)) throw notFound(namespace, key);
       return render(state);
     }
-    const parsed = await loadState(id, Boolean(options.consistentWith) && deps.cacheFollowsWatermarks !== true);
+    const parsed = await loadState(id, Boolean(options.consistentWith) && deps.watermarks.follow !== 'announced');
     if (!parsed || !isVisible(parsed.state, Date.now())) throw notFound(namespace, key);
     return (parsed.rendered ??= render(parsed.state));
   }

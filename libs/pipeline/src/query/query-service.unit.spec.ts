@@ -324,7 +324,9 @@ describe('query service', () => {
       assert.equal((await cache.get(id))?.version, 2, 'and the cache got what KV holds');
 
       // When the projection runs in this process the cache is written before the watermark moves: a hit serves.
-      const local = createQueryService({ kv, cache, watermarks, cacheFollowsWatermarks: true, limits: DEFAULT_LIMITS, consistencyTimeoutMs: 150, telemetry: silentTelemetry() });
+      const announced = createAppliedWatermarks({ kv, partitions: 4, follow: 'announced' });
+      announced.advance(1, 9);
+      const local = createQueryService({ kv, cache, watermarks: announced, limits: DEFAULT_LIMITS, consistencyTimeoutMs: 150, telemetry: silentTelemetry() });
       await cache.set(id, { value: json({ ...first!, version: 3 }), version: 3 });
       assert.equal((await local.get('acme', 'notes', 't', { consistentWith: token })).value, 1, 'served from the cache');
       assert.equal((await query.get('acme', 'notes', 't', { consistentWith: token })).value, 2, 'served from KV');
