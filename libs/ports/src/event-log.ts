@@ -64,6 +64,13 @@ export interface ConsumerOptions {
   topic: string;
   /** Where a group with no committed offset starts. @default 'earliest' */
   fromBeginning?: boolean;
+  /**
+   * A hint for consumers that seldom look at values (the followers, which mostly use what the
+   * in-process projector handed on): an adapter may read a record's key, value, headers and
+   * timestamp only when one of them is first used. Adapters that receive values anyway (Kafka)
+   * ignore it. @default false
+   */
+  lazyValues?: boolean;
 }
 
 export interface PollOptions {

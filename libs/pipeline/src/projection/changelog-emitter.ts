@@ -36,7 +36,7 @@ export interface ChangelogEmitterOptions {
 }
 
 export function startChangelogEmitter(options: ChangelogEmitterOptions): ConsumerLoop {
-  const consumer: LogConsumer = options.log.consumer({ group: options.group ?? 'engram-changelog', topic: options.topics.enriched });
+  const consumer: LogConsumer = options.log.consumer({ group: options.group ?? 'engram-changelog', topic: options.topics.enriched, lazyValues: true });
   return startConsumerLoop({
     name: 'changelog',
     consumer,

@@ -56,7 +56,7 @@ export async function startKeywordIndexer(options: KeywordIndexerOptions): Promi
       this.set(index.size().docs);
     },
   });
-  const consumer = options.log.consumer({ group: options.group ?? 'engram-keywords', topic: options.topics.enriched });
+  const consumer = options.log.consumer({ group: options.group ?? 'engram-keywords', topic: options.topics.enriched, lazyValues: true });
   return startConsumerLoop({
     name: 'keyword-indexer',
     consumer,

@@ -82,8 +82,13 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
         out.push(known);
         continue;
       }
+      // Only now is the value read (followers consume with lazyValues): a tombstone concerns nobody.
+      if (record.value === null) {
+        out.push(null);
+        continue;
+      }
       // A record the projection could not decode was dead-lettered there; here it is simply skipped.
-      const enriched = await codecs.enriched.decode(record.value!).catch(() => undefined);
+      const enriched = await codecs.enriched.decode(record.value).catch(() => undefined);
       out.push(enriched ? summarizeRecord(enriched) : null);
     }
     return out;
@@ -103,7 +108,7 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
       const mark = marks.get(record.partition)!;
       if (record.offset <= mark.enrichedOffset) continue;
       mark.enrichedOffset = record.offset;
-      if (record.value !== null) fresh.push(record);
+      fresh.push(record);
     }
     const summaries = await summarize(fresh);
     const entities = new Map<string, { partition: number; deleted: boolean; firstOffset: number }>();

@@ -40,7 +40,7 @@ export interface VectorIndexerOptions {
 }
 
 export function startVectorIndexer(options: VectorIndexerOptions): ConsumerLoop {
-  const consumer: LogConsumer = options.log.consumer({ group: options.group ?? 'engram-vectors', topic: options.topics.enriched });
+  const consumer: LogConsumer = options.log.consumer({ group: options.group ?? 'engram-vectors', topic: options.topics.enriched, lazyValues: true });
   return startConsumerLoop({
     name: 'vector-indexer',
     consumer,

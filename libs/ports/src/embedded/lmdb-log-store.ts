@@ -103,6 +103,57 @@ export function readPartition(dbs: LogDbs, topic: string, partition: number, fro
   return out;
 }
 
+/**
+ * `readPartition` for a consumer with `lazyValues`: only the record keys are read here; each
+ * record reads its stored value the first time its key, value, headers or timestamp is used.
+ * Records are immutable once written, so a later read gives what an eager one would have; a record
+ * that compaction removed meanwhile (a later record of its key exists) reads as a tombstone.
+ */
+export function readPartitionLazily(dbs: LogDbs, topic: string, partition: number, from: number, limit: number): StoredRecord[] {
+  const out: StoredRecord[] = [];
+  if (limit <= 0) return out;
+  for (const key of dbs.records.getKeys({ start: [topic, partition, from], end: [topic, partition, MAX_OFFSET], limit })) {
+    out.push(new LazyRecord(dbs, topic, partition, key[2]));
+  }
+  return out;
+}
+
+class LazyRecord implements StoredRecord {
+  /** undefined until read; null when the record is gone. */
+  private stored: { key: string; value: Buffer | null; headers: Record<string, string>; timestamp: number } | null | undefined;
+
+  constructor(
+    private readonly dbs: LogDbs,
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: number,
+  ) {}
+
+  get key(): string {
+    return this.load()?.key ?? '';
+  }
+
+  get value(): Buffer | null {
+    return this.load()?.value ?? null;
+  }
+
+  get headers(): Record<string, string> {
+    return this.load()?.headers ?? {};
+  }
+
+  get timestamp(): number {
+    return this.load()?.timestamp ?? 0;
+  }
+
+  private load() {
+    if (this.stored === undefined) {
+      const v = this.dbs.records.get([this.topic, this.partition, this.offset]);
+      this.stored = v === undefined ? null : { key: v.k, value: asBuffer(v.v), headers: v.h, timestamp: v.t };
+    }
+    return this.stored;
+  }
+}
+
 /** msgpackr hands binary back as a Buffer or, depending on the structure it read, a plain Uint8Array. */
 function asBuffer(v: Uint8Array | null): Buffer | null {
   return v === null || Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);

@@ -42,6 +42,33 @@ eventLogContract('LmdbEventLog', async () => {
 });
 
 describe('LmdbEventLog', () => {
+  it('with lazyValues, hands out the same records, each read only when first used', async () => {
+    await withLog(async (log) => {
+      await log.ensureTopic({ name: 'l', partitions: 1, compacted: true });
+      await log.append('l', [{ ...rec('a', 0, 'a1', 1_000), headers: { h: '1' } }, rec('b', 0, null, 2_000), rec('a', 0, 'a2', 3_000)]);
+      const poll = async (lazyValues: boolean) => {
+        const consumer = log.consumer({ group: `g-${lazyValues}`, topic: 'l', lazyValues });
+        const records = await consumer.poll({ timeoutMs: 100 });
+        await consumer.close();
+        return records;
+      };
+      const view = (records: Awaited<ReturnType<typeof poll>>) =>
+        records.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, value: r.value?.toString() ?? null, headers: r.headers, timestamp: r.timestamp }));
+      const eager = await poll(false);
+      assert.deepEqual(view(await poll(true)), view(eager));
+      assert.equal(view(eager)[0]!.value, 'a1');
+
+      // Read lazily, then compacted away before its value was used: it reads as a tombstone (a
+      // later record of its key follows), where the eager copy had kept the value.
+      const lazy = await poll(true);
+      assert.equal(lazy[1]!.value, null, 'b is a tombstone');
+      assert.deepEqual(await log.compact('l'), { removed: 2 }); // a1, and b's tombstone (its timestamp is long past retention)
+      assert.equal(lazy[0]!.value, null);
+      assert.equal(lazy[2]!.value?.toString(), 'a2');
+      assert.equal(eager[0]!.value?.toString(), 'a1');
+    });
+  });
+
   it('compacts: keeps the latest copy per key and fresh tombstones, offsets unchanged', async () => {
     await withLog(async (log) => {
       await log.ensureTopic({ name: 'c', partitions: 2, compacted: true });
