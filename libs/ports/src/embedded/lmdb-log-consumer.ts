@@ -6,7 +6,7 @@
  */
 import { EngramError } from '@engram/core';
 import type { ConsumerOptions, LogConsumer, PartitionOffset, PollOptions, StoredRecord } from '../event-log.js';
-import { checkName, readPartition, readPartitionLazily, requireTopic, type LogDbs } from './lmdb-log-store.js';
+import { checkName, readPartition, requireTopic, type LogDbs } from './lmdb-log-store.js';
 
 /**
  * Wakes waiting polls: `wake(topic)` right after a commit in this process (or a broadcast from
@@ -243,7 +243,7 @@ class Member implements LogConsumer {
 
   private take(partition: number, limit: number, out: StoredRecord[]): number {
     const from = this.positions.get(partition) ?? this.startOffset(partition);
-    const records = (this.options.lazyValues === true ? readPartitionLazily : readPartition)(this.host.dbs, this.topic, partition, from, limit);
+    const records = readPartition(this.host.dbs, this.topic, partition, from, limit, this.options.lazyValues === true);
     const last = records[records.length - 1];
     this.positions.set(partition, last === undefined ? from : last.offset + 1);
     out.push(...records);

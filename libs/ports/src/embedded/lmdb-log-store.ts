@@ -93,34 +93,33 @@ export function readEnds(dbs: LogDbs, topic: string, partitions: number): number
   return Array.from({ length: partitions }, (_, p) => dbs.ends.get([topic, p]) ?? 0);
 }
 
-/** Up to `limit` records of one partition from `from` (inclusive); compaction gaps are skipped. */
-export function readPartition(dbs: LogDbs, topic: string, partition: number, from: number, limit: number): StoredRecord[] {
+/**
+ * Up to `limit` records of one partition from `from` (inclusive); compaction gaps are skipped.
+ *
+ * `lazy` (a consumer's `lazyValues`): only the record keys are read here, and each record reads its
+ * stored value the first time its key, value, headers or timestamp is used. Records are immutable
+ * once written, so the later read gives what this one would have; a record that compaction removed
+ * meanwhile (a later record of its key exists) reads as a tombstone.
+ */
+export function readPartition(dbs: LogDbs, topic: string, partition: number, from: number, limit: number, lazy = false): StoredRecord[] {
   const out: StoredRecord[] = [];
   if (limit <= 0) return out;
-  for (const { key, value } of dbs.records.getRange({ start: [topic, partition, from], end: [topic, partition, MAX_OFFSET], limit })) {
-    out.push({ topic, partition, offset: key[2], key: value.k, value: asBuffer(value.v), headers: value.h, timestamp: value.t });
+  const range = { start: [topic, partition, from] as RecordKey, end: [topic, partition, MAX_OFFSET] as RecordKey, limit };
+  if (lazy) {
+    for (const key of dbs.records.getKeys(range)) out.push(new LazyRecord(dbs, topic, partition, key[2]));
+  } else {
+    for (const { key, value } of dbs.records.getRange(range)) out.push(toRecord(topic, partition, key[2], value));
   }
   return out;
 }
 
-/**
- * `readPartition` for a consumer with `lazyValues`: only the record keys are read here; each
- * record reads its stored value the first time its key, value, headers or timestamp is used.
- * Records are immutable once written, so a later read gives what an eager one would have; a record
- * that compaction removed meanwhile (a later record of its key exists) reads as a tombstone.
- */
-export function readPartitionLazily(dbs: LogDbs, topic: string, partition: number, from: number, limit: number): StoredRecord[] {
-  const out: StoredRecord[] = [];
-  if (limit <= 0) return out;
-  for (const key of dbs.records.getKeys({ start: [topic, partition, from], end: [topic, partition, MAX_OFFSET], limit })) {
-    out.push(new LazyRecord(dbs, topic, partition, key[2]));
-  }
-  return out;
+function toRecord(topic: string, partition: number, offset: number, stored: StoredValue): StoredRecord {
+  return { topic, partition, offset, key: stored.k, value: asBuffer(stored.v), headers: stored.h, timestamp: stored.t };
 }
 
 class LazyRecord implements StoredRecord {
   /** undefined until read; null when the record is gone. */
-  private stored: { key: string; value: Buffer | null; headers: Record<string, string>; timestamp: number } | null | undefined;
+  private stored: StoredRecord | null | undefined;
 
   constructor(
     private readonly dbs: LogDbs,
@@ -145,10 +144,10 @@ class LazyRecord implements StoredRecord {
     return this.load()?.timestamp ?? 0;
   }
 
-  private load() {
+  private load(): StoredRecord | null {
     if (this.stored === undefined) {
-      const v = this.dbs.records.get([this.topic, this.partition, this.offset]);
-      this.stored = v === undefined ? null : { key: v.k, value: asBuffer(v.v), headers: v.h, timestamp: v.t };
+      const stored = this.dbs.records.get([this.topic, this.partition, this.offset]);
+      this.stored = stored === undefined ? null : toRecord(this.topic, this.partition, this.offset, stored);
     }
     return this.stored;
   }
