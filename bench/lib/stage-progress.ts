@@ -5,7 +5,7 @@
  * a reading is a few point reads.
  */
 import { join } from 'node:path';
-import { watermarkKey } from '@engram/pipeline';
+import { parseJson, watermarkKey, type Watermark } from '@engram/pipeline';
 import { createLmdbEventLog, createLmdbKvStore } from '@engram/ports';
 
 export interface StageCounts {
@@ -33,7 +33,7 @@ export async function openStageProgress(dataDir: string, options: { partitions: 
       accepted: sum(await log.endOffsets(`${prefix}memory-events`)),
       sequenced: sum(await log.endOffsets(`${prefix}memory-enriched`)),
       // A partition's watermark is the last applied `memory-enriched` offset (-1 before any).
-      applied: sum(marks.map((b) => (b ? (JSON.parse(b.toString('utf8')) as { enrichedOffset: number }).enrichedOffset + 1 : 0))),
+      applied: sum(marks.map((b) => (b ? parseJson<Watermark>(b).enrichedOffset + 1 : 0))),
     };
   };
   const base = await absolute();
