@@ -78,7 +78,6 @@ export interface ProjectionEntries {
 /**
  * Reads the KV store of a stopped server (`<dataDir>/kv`) and returns the entries of `inputs` (the
  * measured events; entries of other events, e.g. a warm-up, are left out) as described above.
- * Outcome keys (`o|<tenant>|<eventId>`) are matched by event id.
  */
 export async function readProjectionEntries(dataDir: string, tenant: string, inputs: EventInput[], partitions: number, groupSize: number): Promise<ProjectionEntries> {
   const root = open({ path: join(dataDir, 'kv'), readOnly: true });
@@ -90,9 +89,9 @@ export async function readProjectionEntries(dataDir: string, tenant: string, inp
     for (const { key, value } of db.getRange()) {
       const k = Buffer.from(key).toString('utf8');
       const v = Buffer.from(value);
-      const entity = k.startsWith(`o|${tenant}|`) ? entityOfEvent.get(k.slice(tenant.length + 3)) : entityOf(k);
+      const entity = entityOf(k);
       if (entity === undefined) {
-        if (!k.startsWith('o|')) shared.set(k, v);
+        shared.set(k, v);
         continue;
       }
       const list = byEntity.get(entity) ?? [];

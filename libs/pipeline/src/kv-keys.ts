@@ -3,8 +3,8 @@
  * tenant (entity ids do), so a scan can never cross tenants.
  *
  *   m|<entityId>                 current MemoryState (JSON)
- *   h|<entityId>|<offset>        one history entry per event (applied or rejected), in log order
- *   o|<tenant>|<eventId>         the outcome of an event, for `?wait=applied`
+ *   h|<entityId>|<offset>        one history entry per event (applied or rejected, with its outcome and
+ *                                its `memory-events` position, where `?wait=applied` looks it up), in log order
  *   v|<entityId>                 the entity's current text embedding (model + float32 bytes)
  *   w|<partition>                KV projection watermark of a partition (enriched offset, source offset)
  *   vw|<partition>               vector indexer watermark of a partition (same shape)
@@ -15,7 +15,6 @@
 export const stateKey = (entityId: string): string => `m|${entityId}`;
 export const historyPrefix = (entityId: string): string => `h|${entityId}|`;
 export const historyKey = (entityId: string, offset: number): string => `${historyPrefix(entityId)}${offset.toString().padStart(16, '0')}`;
-export const outcomeKey = (tenant: string, eventId: string): string => `o|${tenant}|${eventId}`;
 export const embeddingKey = (entityId: string): string => `v|${entityId}`;
 export const watermarkKey = (partition: number): string => `w|${partition.toString().padStart(6, '0')}`;
 export const vectorWatermarkKey = (partition: number): string => `vw|${partition.toString().padStart(6, '0')}`;

@@ -99,8 +99,14 @@ describe(`HTTP API v1 (engram start, ${mode})`, () => {
       (again.body.results as Json[]).map((r) => [r.partition, r.offset]),
       (first.body.results as Json[]).map((r) => [r.partition, r.offset]).concat([[(first.body.results as Json[])[0]!.partition, (first.body.results as Json[])[0]!.offset]]),
     );
+    // Each duplicate reports the outcome of its first copy (found in that event's history).
+    assert.deepEqual((again.body.results as Json[]).map((r) => r.outcome), [1, 2, 3, 1].map((version) => ({ status: 'applied', version })));
     const state = await alpha<Json>('GET', `/v1/memories/dups/${key}?consistentWith=${again.body.token}`);
     assert.equal(state.body.value, 3);
+    // An id reused for another key is still the first event: its outcome, nothing stored for the other key.
+    const reused = await alpha<Json>('POST', '/v1/events?wait=applied', { events: [{ ...events[1]!, key: `${key}-other`, delta: 5 }] });
+    assert.deepEqual((reused.body.results as Json[])[0]!.outcome, { status: 'applied', version: 2 });
+    assert.equal((await alpha<Json>('GET', `/v1/memories/dups/${key}-other?consistentWith=${reused.body.token}`)).status, 404);
     // The same event id in another tenant is a different event.
     const other = await beta<Json>('POST', '/v1/events', { events: [events[0]] });
     assert.equal((other.body.results as Json[])[0]!.status, 'accepted');

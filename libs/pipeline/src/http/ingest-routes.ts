@@ -16,7 +16,7 @@ export function ingestRoutes(deps: { ingest: IngestService; query: QueryService 
     if (wait === null) return { status: 202, results: receipt.results.map((r) => ({ ...r })) };
     if (wait !== 'applied') throw new ValidationError('invalid_field', 'wait must be "applied"', { field: 'wait' });
     await query.waitFor(receipt.token);
-    const outcomes = await query.outcomes(tenant, receipt.results.map((r) => r.eventId));
+    const outcomes = await query.outcomes(await ingest.outcomeLocations(receipt));
     const results = receipt.results.map((r, i) => {
       const o = outcomes[i];
       return { ...r, outcome: o ? (o.status === 'applied' ? { status: 'applied', version: o.version } : { status: 'rejected', code: o.code, reason: o.reason }) : { status: 'pending' } };

@@ -37,6 +37,13 @@ export interface IngestReceipt {
   events: MemoryEvent[];
 }
 
+/** Where an event's outcome is recorded: its entity's history, at its position in `memory-events`. */
+export interface OutcomeLocation {
+  entityId: string;
+  partition: number;
+  offset: number;
+}
+
 export interface IngestService {
   /** `raw` is the untrusted `events` array of a request. */
   submit(tenant: string, raw: unknown, context?: { trace?: TraceContext }): Promise<IngestReceipt>;
@@ -44,6 +51,11 @@ export interface IngestService {
   submitOne(tenant: string, input: Record<string, unknown>, context?: { trace?: TraceContext }): Promise<IngestReceipt>;
   /** Appends events built by Engram itself (the expiry sweeper): trusted, already valid. */
   appendInternal(events: MemoryEvent[]): Promise<IngestReceipt>;
+  /**
+   * Where the outcome of each event of a receipt is recorded (for `?wait=applied`). A duplicate's is
+   * the first copy's, whose entity is read from the log: a client may have reused the id for another key.
+   */
+  outcomeLocations(receipt: IngestReceipt): Promise<OutcomeLocation[]>;
   /** The clock that stamps events, for internal producers. */
   readonly clock: HybridClock;
 }
@@ -91,7 +103,23 @@ export function createIngestService(deps: { log: EventLog; codecs: PipelineCodec
     return { results, token: encodeToken(mergePositions(new Map(), results)), events };
   }
 
+  /** The entity of the first copy of a duplicate; the submitted event's if that copy is gone (archived). */
+  async function firstCopyEntity(result: IngestResult, submitted: MemoryEvent): Promise<string> {
+    const [record] = await log.read(topics.events, result.partition, result.offset, 1);
+    const original = record?.offset === result.offset && record.value !== null ? await codecs.event.decode(record.value) : submitted;
+    return encodeEntityId(original);
+  }
+
   return {
+    async outcomeLocations(receipt) {
+      return Promise.all(
+        receipt.results.map(async (result, i) => {
+          const event = receipt.events[i]!;
+          const entityId = result.status === 'accepted' ? encodeEntityId(event) : await firstCopyEntity(result, event);
+          return { entityId, partition: result.partition, offset: result.offset };
+        }),
+      );
+    },
     // async, so a validation error rejects the promise instead of throwing at the call.
     submit: async (tenant, raw, context) => append(parseBatch(tenant, raw, context?.trace)),
     submitOne: async (tenant, input, context) => append(parseBatch(tenant, [input], context?.trace)),

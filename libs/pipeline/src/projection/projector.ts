@@ -1,12 +1,13 @@
 /**
- * The projection: folds a batch of `memory-enriched` records into KV state, history, outcomes, the
- * KV keyword index (unless it lives in memory: keyword-indexer.ts) and the cache. Followers (state-follower.ts) then feed the vector index and the
- * `memory-state` changelog from what it stored.
+ * The projection: folds a batch of `memory-enriched` records into KV state, history (which holds
+ * each event's outcome), the KV keyword index (unless it lives in memory: keyword-indexer.ts) and
+ * the cache. Followers (state-follower.ts) then feed the vector index and the `memory-state`
+ * changelog from what it stored.
  *
  * Effectively once (DESIGN.md section 4): consumers read at least once, so a record at or below the
  * partition's applied watermark (stored in the same KV batch as the state it produced) is skipped.
  * Order of effects for one batch, chosen so a crash at any point is repaired by redelivery:
- *   1. ONE atomic KV batch: states, history, outcomes, keyword postings, current embeddings, watermarks,
+ *   1. ONE atomic KV batch: states, history, keyword postings, current embeddings, watermarks,
  *   2. cache (version-guarded), in-process watermark wake-ups, and the hand-off of what it decoded
  *      to the followers of this process (record-handoff.ts) and of the states it serialized to the
  *      parsed-state memo (query/state-memo.ts) — savings only, both checked by whoever uses them,
@@ -18,7 +19,7 @@ import { applyEvent, encodeEntityId, hlcWallMs, type EnrichedEvent, type Embeddi
 import { embeddingModelKey, type Cache, type EventLog, type KvOp, type KvStore, type StoredRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
 import type { DeadLetterSink } from '../dead-letters.js';
-import { embeddingKey, expiryKey, historyKey, json, outcomeKey, parseJson, stateKey, watermarkKey } from '../kv-keys.js';
+import { embeddingKey, expiryKey, historyKey, json, parseJson, stateKey, watermarkKey } from '../kv-keys.js';
 import { planKeywordUpdate, type KeywordChange } from '../search/index.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Topics } from '../topics.js';
@@ -107,10 +108,9 @@ export function createProjector(deps: ProjectorDeps): Projector {
         const t = touched.get(f.entityId)!;
         f.summary.vectors = t.hadVectors || changesEmbeddings(f.enriched) || f.summary.deleted;
       }
-      // One group of ops per key prefix, concatenated in key order (h, kw, m, o, v, w, x): the embedded
+      // One group of ops per key prefix, concatenated in key order (h, kw, m, v, w, x): the embedded
       // store inserts a batch faster when its keys come sorted (see planKeywordUpdate).
       const history: KvOp[] = [];
-      const outcomes: KvOp[] = [];
       let applied = 0;
       let rejected = 0;
       for (const { record, enriched, entityId } of fresh) {
@@ -138,8 +138,8 @@ export function createProjector(deps: ProjectorDeps): Projector {
         } else {
           rejected++;
         }
+        // The history entry is also where `?wait=applied` finds the outcome (query-service.ts, outcomes).
         history.push({ type: 'put', key: historyKey(entityId, record.offset), value: json({ event: withoutVectors(event), outcome, position, source: enriched.source }) });
-        outcomes.push({ type: 'put', key: outcomeKey(event.tenant, event.eventId), value: json({ ...outcome, entityId, position }) });
       }
 
       const changed = [...touched.values()].filter((t) => t.after !== t.before);
@@ -158,7 +158,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
       });
       const watermarkOps: KvOp[] = [...marks].map(([partition, mark]) => ({ type: 'put', key: watermarkKey(partition), value: json(mark) }));
 
-      await kv.batch([...history, ...keyword, ...states, ...outcomes, ...embeddings, ...watermarkOps, ...expiry]);
+      await kv.batch([...history, ...keyword, ...states, ...embeddings, ...watermarkOps, ...expiry]);
 
       // All at once: one entity appears once here, and a networked cache pipelines them.
       await Promise.all(

@@ -21,7 +21,7 @@ import {
 } from '@engram/core';
 import type { Cache, KvStore } from '@engram/ports';
 import { decodeToken } from '../consistency-token.js';
-import { historyPrefix, outcomeKey, parseJson, stateKey, STATE_PREFIX } from '../kv-keys.js';
+import { historyPrefix, parseJson, stateKey, STATE_PREFIX } from '../kv-keys.js';
 import type { AppliedWatermarks } from '../projection/applied-watermarks.js';
 import type { Telemetry } from '../telemetry.js';
 import { isVisible, toView, type MemoryView } from './memory-view.js';
@@ -38,6 +38,13 @@ export interface HistoryEntry {
 
 export type StoredOutcome = EventOutcome & { entityId: string; position: LogPosition };
 
+/** Where an event's outcome is found: its entity's history, at its position in `memory-events`. */
+export interface OutcomeLookup {
+  entityId: string;
+  partition: number;
+  offset: number;
+}
+
 export interface ReadOptions {
   consistentWith?: string;
 }
@@ -50,8 +57,11 @@ export interface QueryService {
   getRendered(tenant: string, namespace: string, key: string, options?: ReadOptions & { asOf?: string }): Promise<RenderedMemory>;
   list(tenant: string, namespace: string, options?: ReadOptions & { prefix?: string; limit?: number; cursor?: string }): Promise<{ items: MemoryView[]; cursor?: string }>;
   history(tenant: string, namespace: string, key: string, options?: ReadOptions & { limit?: number; cursor?: string }): Promise<{ entries: HistoryEntry[]; cursor?: string }>;
-  /** Outcomes of events by id (undefined while not yet projected). */
-  outcomes(tenant: string, eventIds: string[]): Promise<Array<StoredOutcome | undefined>>;
+  /**
+   * Outcomes of events, from their entities' history (undefined while not yet projected). The
+   * caller vouches that each entity id is of its own tenant (the ingest receipt's events are).
+   */
+  outcomes(lookups: OutcomeLookup[]): Promise<Array<StoredOutcome | undefined>>;
   /** States by entity id, for search hydration (missing ids are absent from the map). */
   states(ids: string[]): Promise<Map<string, MemoryState>>;
 }
@@ -99,6 +109,27 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
     const parsed = memo.parse(entityId, buf);
     await cache.set(entityId, { value: buf, version: parsed.state.version });
     return parsed;
+  }
+
+  /**
+   * The history entries of `sources` (`memory-events` offsets), newest first. History is in log
+   * order and `memory-enriched` keeps `memory-events`' order, so the scan stops below the lowest;
+   * a writer waiting for its outcome finds it among the newest entries.
+   */
+  async function historyFromNewest(entityId: string, sources: Set<number>): Promise<HistoryEntry[]> {
+    const lowest = Math.min(...sources);
+    const entries: HistoryEntry[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await kv.scan({ prefix: historyPrefix(entityId), reverse: true, after, limit: Math.min(1000, sources.size + 8) });
+      for (const e of page.entries) {
+        const entry = parseJson<HistoryEntry>(e.value);
+        if (sources.has(entry.source.offset)) entries.push(entry);
+        if (entry.source.offset <= lowest) return entries;
+      }
+      if (page.cursor === undefined) return entries;
+      after = page.cursor;
+    }
   }
 
   /** The current (or `asOf`) view of a memory, rendered once per stored state. */
@@ -191,9 +222,20 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
       return page.cursor ? { entries, cursor: encodeCursor(page.entries.at(-1)!.key) } : { entries };
     },
 
-    async outcomes(tenant, eventIds) {
-      const bufs = await kv.getMany(eventIds.map((id) => outcomeKey(tenant, id)));
-      return bufs.map((b) => (b ? parseJson<StoredOutcome>(b) : undefined));
+    async outcomes(lookups) {
+      const found = new Map<string, HistoryEntry>();
+      const wanted = new Map<string, Set<number>>();
+      for (const { entityId, offset } of lookups) {
+        const offsets = wanted.get(entityId) ?? new Set();
+        wanted.set(entityId, offsets.add(offset));
+      }
+      for (const [entityId, offsets] of wanted) {
+        for (const entry of await historyFromNewest(entityId, offsets)) found.set(`${entityId}|${entry.source.offset}`, entry);
+      }
+      return lookups.map(({ entityId, partition, offset }) => {
+        const entry = found.get(`${entityId}|${offset}`);
+        return entry?.source.partition === partition ? { ...entry.outcome, entityId, position: entry.position } : undefined;
+      });
     },
 
     async states(ids) {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { DEFAULT_LIMITS, EngramError, applyEvent, encodeEntityId, hlcFromWallMs, type EventOutcome, type MemoryEvent, type MemoryState } from '@engram/core';
 import { createLmdbKvStore, createLruCache, type Cache, type KvStore } from '@engram/ports';
 import { encodeToken } from '../consistency-token.js';
-import { historyKey, json, outcomeKey, stateKey, watermarkKey } from '../kv-keys.js';
+import { historyKey, json, stateKey, watermarkKey } from '../kv-keys.js';
 import { silentTelemetry, tempDir } from '../pipeline.spec-helper.js';
 import { createAppliedWatermarks, type AppliedWatermarks } from '../projection/applied-watermarks.js';
 import { createQueryService, type QueryService } from './query-service.js';
@@ -44,7 +44,7 @@ describe('query service', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Folds the events of one entity as the projection would and stores state, history and outcomes. */
+  /** Folds the events of one entity as the projection would and stores state and history (with the outcomes). */
   async function seed(events: MemoryEvent[], options: { history?: boolean } = {}): Promise<MemoryState | undefined> {
     let state: MemoryState | undefined;
     const ops = [];
@@ -54,7 +54,6 @@ describe('query service', () => {
       state = result.state;
       const id = encodeEntityId(event);
       if (options.history ?? true) ops.push({ type: 'put' as const, key: historyKey(id, position.offset), value: json({ event, outcome: result.outcome, position, source: position }) });
-      ops.push({ type: 'put' as const, key: outcomeKey(event.tenant, event.eventId), value: json({ ...result.outcome, entityId: id, position }) });
     }
     if (state) ops.push({ type: 'put' as const, key: stateKey(encodeEntityId(state)), value: json(state) });
     await kv.batch(ops);
@@ -332,18 +331,34 @@ describe('query service', () => {
       assert.equal((await query.get('acme', 'notes', 't', { consistentWith: token })).value, 2, 'served from KV');
     });
 
-    it('reads outcomes by tenant and event id, and states by entity id', async () => {
+    it('reads outcomes from the history by entity and memory-events position, and states by entity id', async () => {
+      const first = nextOffset;
       const events = [write('o', 1), write('o', 2, T0 + 1, { expectedVersion: 0 })];
       await seed(events);
-      const [applied, rejected, missing] = await query.outcomes('acme', [events[0]!.eventId, events[1]!.eventId, 'nope']);
-      assert.equal(applied?.status, 'applied');
-      assert.equal(rejected?.status, 'rejected');
-      assert.equal(missing, undefined);
-      assert.deepEqual(await query.outcomes('beta', [events[0]!.eventId]), [undefined]);
       const id = encodeEntityId({ tenant: 'acme', namespace: 'notes', key: 'o' });
+      const at = (offset: number, partition = 1) => ({ entityId: id, partition, offset });
+      const [applied, rejected, missing, otherPartition] = await query.outcomes([at(first), at(first + 1), at(first + 2), at(first, 2)]);
+      assert.deepEqual(applied, { status: 'applied', version: 1, entityId: id, position: { partition: 1, offset: first } });
+      assert.equal(rejected?.status, 'rejected');
+      assert.equal((rejected as { code?: string }).code, 'version_conflict');
+      assert.equal(missing, undefined, 'not projected (yet)');
+      assert.equal(otherPartition, undefined);
+      const beta = encodeEntityId({ tenant: 'beta', namespace: 'notes', key: 'o' });
+      assert.deepEqual(await query.outcomes([{ entityId: beta, partition: 1, offset: first }]), [undefined], "another tenant's entity has no such history");
       const states = await query.states([id, encodeEntityId({ tenant: 'acme', namespace: 'notes', key: 'absent' })]);
       assert.deepEqual([...states.keys()], [id]);
       assert.equal(states.get(id)!.version, 1);
+    });
+
+    it('finds outcomes deep in a long history, page by page from the newest', async () => {
+      const first = nextOffset;
+      await seed(Array.from({ length: 40 }, (_, i) => write('long', i, T0 + i)));
+      const id = encodeEntityId({ tenant: 'acme', namespace: 'notes', key: 'long' });
+      const found = await query.outcomes([first + 39, first, first + 17].map((offset) => ({ entityId: id, partition: 1, offset })));
+      assert.deepEqual(
+        found.map((o) => (o?.status === 'applied' ? o.version : o)),
+        [40, 1, 18],
+      );
     });
   });
 });
