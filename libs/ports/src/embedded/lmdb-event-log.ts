@@ -21,7 +21,6 @@ import type { AppendOptions, AppendResult, EventLog, LogRecord, PartitionOffset,
 import { checkRecord, checkTopicSpec } from '../log-validation.js';
 import { compactTopic } from './lmdb-log-compaction.js';
 import { GroupRegistry, Waker } from './lmdb-log-consumer.js';
-import { LogTail } from './lmdb-log-tail.js';
 import {
   checkName,
   checkOffsets,
@@ -42,8 +41,6 @@ export interface LmdbEventLogOptions {
   pollIntervalMs?: number;
   /** How long compaction keeps a tombstone after its timestamp (Kafka's delete.retention.ms). @default 86400000 (24 h) */
   deleteRetentionMs?: number;
-  /** Records per partition that this instance keeps in memory after appending them, for its own consumers (lmdb-log-tail.ts); 0 turns it off. @default 256 */
-  tailRecords?: number;
 }
 
 export type LmdbEventLog = EventLog & {
@@ -58,10 +55,7 @@ export type LmdbEventLog = EventLog & {
 export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
   const pollIntervalMs = positive('pollIntervalMs', options.pollIntervalMs ?? 50);
   const deleteRetentionMs = positive('deleteRetentionMs', options.deleteRetentionMs ?? 86_400_000, true);
-  const tailRecords = options.tailRecords ?? 256;
-  if (!Number.isSafeInteger(tailRecords) || tailRecords < 0) throw new ValidationError('invalid_option', 'tailRecords must be a non-negative integer', { tailRecords });
   const dbs = openLogDbs(options.path);
-  const tail = new LogTail(tailRecords);
   // Appends by other processes show as a change of the topic's end offsets.
   const waker = new Waker(pollIntervalMs, (topic) => readEnds(dbs, topic, requireTopic(dbs, topic).partitions).join(','));
   let closed = false;
@@ -91,7 +85,7 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
     });
   };
 
-  const groups = new GroupRegistry({ dbs, tail, waker, commit: commitOffsets, assertOpen });
+  const groups = new GroupRegistry({ dbs, waker, commit: commitOffsets, assertOpen });
 
   return {
     async ensureTopic(spec: TopicSpec): Promise<void> {
@@ -120,9 +114,8 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
     async append(topic: string, records: LogRecord[], appendOptions: AppendOptions = {}): Promise<AppendResult[]> {
       assertOpen();
       if (!Array.isArray(records)) throw new ValidationError('invalid_record', 'records must be an array');
-      const { results, stored } = await write(() => appendInTxn(dbs, topic, records, appendOptions));
-      if (stored.length > 0) {
-        tail.add(stored);
+      const results = await write(() => appendInTxn(dbs, topic, records, appendOptions));
+      if (results.some((r) => !r.duplicate)) {
         waker.wake(topic);
         appended.postMessage(topic);
       }
@@ -132,8 +125,7 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
     async read(topic: string, partition: number, fromOffset: number, maxRecords: number): Promise<StoredRecord[]> {
       assertOpen();
       checkPartition(topic, requireTopic(dbs, topic), partition);
-      const from = Math.max(0, fromOffset);
-      return tail.read(topic, partition, from, maxRecords) ?? readPartition(dbs, topic, partition, from, maxRecords);
+      return readPartition(dbs, topic, partition, Math.max(0, fromOffset), maxRecords);
     },
 
     async endOffsets(topic: string): Promise<number[]> {
@@ -156,7 +148,6 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
 
     async compact(topic: string): Promise<{ removed: number }> {
       assertOpen();
-      tail.clear(topic);
       return compactTopic(dbs, topic, deleteRetentionMs);
     },
 
@@ -173,10 +164,9 @@ export function createLmdbEventLog(options: LmdbEventLogOptions): LmdbEventLog {
 
 /**
  * Runs inside the write transaction, so offsets, the dedupe check and the committed offsets all
- * see the state left by the appends committed (or batched) before this one. Returns the results
- * and the records as stored (for the tail, once the transaction has committed).
+ * see the state left by the appends committed (or batched) before this one.
  */
-function appendInTxn(dbs: LogDbs, topic: string, records: LogRecord[], options: AppendOptions): { results: AppendResult[]; stored: StoredRecord[] } {
+function appendInTxn(dbs: LogDbs, topic: string, records: LogRecord[], options: AppendOptions): AppendResult[] {
   const spec = requireTopic(dbs, topic);
   // Validate the whole batch before writing anything: a bad record means nothing is stored.
   records.forEach((r, i) => checkRecord(topic, spec, r, i));
@@ -187,7 +177,6 @@ function appendInTxn(dbs: LogDbs, topic: string, records: LogRecord[], options: 
   const now = Date.now();
   const ends = new Map<number, number>();
   const results: AppendResult[] = [];
-  const stored: StoredRecord[] = [];
   for (const record of records) {
     const ik = indexKey(topic, record.key);
     // Tombstones are never skipped: deleting a key must work whatever the dedupe setting.
@@ -202,20 +191,16 @@ function appendInTxn(dbs: LogDbs, topic: string, records: LogRecord[], options: 
     const offset = ends.get(p) ?? dbs.ends.get([topic, p]) ?? 0;
     ends.set(p, offset + 1);
     const value = record.value === null ? null : Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength);
-    const headers = record.headers ?? {};
-    const timestamp = record.timestamp ?? now;
-    dbs.records.putSync([topic, p, offset], { k: record.key, v: value, h: headers, t: timestamp });
+    dbs.records.putSync([topic, p, offset], { k: record.key, v: value, h: record.headers ?? {}, t: record.timestamp ?? now });
     dbs.keyIndex.putSync(ik, [p, offset]);
     results.push({ partition: p, offset, duplicate: false });
-    // Copies: the caller keeps its buffer and headers, the log's records are immutable.
-    stored.push({ topic, partition: p, offset, key: record.key, value: value === null ? null : Buffer.from(value), headers: { ...headers }, timestamp });
   }
   for (const [p, next] of ends) dbs.ends.putSync([topic, p], next);
   if (options.commit !== undefined) {
     const { group, topic: commitTopic, offsets } = options.commit;
     for (const { partition, offset } of offsets) dbs.commits.putSync([group, commitTopic, partition], offset);
   }
-  return { results, stored };
+  return results;
 }
 
 function positive(name: string, value: number, allowZero = false): number {

@@ -7,7 +7,6 @@
 import { EngramError } from '@engram/core';
 import type { ConsumerOptions, LogConsumer, PartitionOffset, PollOptions, StoredRecord } from '../event-log.js';
 import { checkName, readPartition, requireTopic, type LogDbs } from './lmdb-log-store.js';
-import type { LogTail } from './lmdb-log-tail.js';
 
 /**
  * Wakes waiting polls: `wake(topic)` right after a commit in this process (or a broadcast from
@@ -98,8 +97,6 @@ export class Waker {
 
 export interface ConsumerHost {
   dbs: LogDbs;
-  /** What this log instance appended last: read from here when it holds the offset. */
-  tail: LogTail;
   waker: Waker;
   commit(group: string, topic: string, offsets: PartitionOffset[]): Promise<void>;
   assertOpen(): void;
@@ -246,7 +243,7 @@ class Member implements LogConsumer {
 
   private take(partition: number, limit: number, out: StoredRecord[]): number {
     const from = this.positions.get(partition) ?? this.startOffset(partition);
-    const records = this.host.tail.read(this.topic, partition, from, limit) ?? readPartition(this.host.dbs, this.topic, partition, from, limit, this.options.lazyValues === true);
+    const records = readPartition(this.host.dbs, this.topic, partition, from, limit, this.options.lazyValues === true);
     const last = records[records.length - 1];
     this.positions.set(partition, last === undefined ? from : last.offset + 1);
     out.push(...records);

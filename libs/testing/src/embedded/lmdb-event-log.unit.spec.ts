@@ -18,7 +18,7 @@ const rec = (key: string, partition: number, value: string | null, timestamp?: n
 });
 
 /** Runs `body` against a fresh log in a fresh directory, then closes and removes both. */
-async function withLog(body: (log: LmdbEventLog, dir: string) => Promise<void>, options: { deleteRetentionMs?: number; tailRecords?: number } = {}): Promise<void> {
+async function withLog(body: (log: LmdbEventLog, dir: string) => Promise<void>, options: { deleteRetentionMs?: number } = {}): Promise<void> {
   const dir = tempDir();
   const log = createLmdbEventLog({ path: dir, ...options });
   try {
@@ -66,8 +66,7 @@ describe('LmdbEventLog', () => {
       assert.equal(lazy[0]!.value, null);
       assert.equal(lazy[2]!.value?.toString(), 'a2');
       assert.equal(eager[0]!.value?.toString(), 'a1');
-      // Without a tail: records this log just appended would come from its tail (lmdb-log-tail.ts), whole.
-    }, { tailRecords: 0 });
+    });
   });
 
   it('compacts: keeps the latest copy per key and fresh tombstones, offsets unchanged', async () => {
