@@ -97,29 +97,4 @@ describe('state follower', () => {
     await run;
     assert.ok(await kv.get(vectorWatermarkKey(records[0]!.partition)), 'then it is stored');
   });
-  it('with storeEveryMs, stores its progress at most that often, and skips what it handled in between', async () => {
-    const embedder = createHashEmbedder({ dims: 8 });
-    const projector = createProjector({ kv, cache: createLruCache(), log: env.log, codecs: env.codecs, topics: env.topics, watermarks: kvWatermarks, deadLetters: createRecordingDeadLetters(), telemetry: env.telemetry });
-    const seen: FollowedEntity[][] = [];
-    const stores: number[] = [];
-    const counted: KvStore = { ...kv, batch: async (ops) => (stores.push(ops.length), kv.batch(ops)) };
-    const options = { kv: counted, codecs: env.codecs, kvWatermarks, watermarks: followerWatermarks, keyFor: vectorWatermarkKey, handle: async (e: FollowedEntity[]) => void seen.push(e) };
-    const run = createFollowerBatch({ ...options, storeEveryMs: 60_000 });
-    const first = await appendEnriched(env, embedder, [makeEvent('k1', { type: 'MemoryWritten', value: 1 })]);
-    await projector.project(first);
-    await run(first);
-    const second = await appendEnriched(env, embedder, [makeEvent('k1', { type: 'MemoryWritten', value: 2 })]);
-    await projector.project(second);
-    await run(second);
-    await run([...first, ...second]); // redelivered: skipped by the progress it keeps, not by KV's
-    assert.deepEqual(seen.flat().map((e) => e.state?.value), [1, 2]);
-    assert.equal(stores.length, 1, 'stored once (the first batch), not after every batch');
-    const partition = first[0]!.partition;
-    assert.deepEqual(JSON.parse((await kv.get(vectorWatermarkKey(partition)))!.toString()).enrichedOffset, first[0]!.offset);
-
-    // A restart resumes from what was stored: the second batch is handled again (harmless), not the first.
-    const after: FollowedEntity[][] = [];
-    await createFollowerBatch({ ...options, handle: async (e) => void after.push(e) })([...first, ...second]);
-    assert.deepEqual(after.flat().map((e) => e.state?.value), [2]);
-  });
 });
