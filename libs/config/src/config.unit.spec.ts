@@ -23,6 +23,13 @@ describe('config', () => {
     assert.throws(() => loadConfig({ ENGRAM_KEYWORD_INDEX: 'lucene' }), { code: 'invalid_setting' });
   });
 
+  it('takes ENGRAM_PROJECTION_BATCH_MAX as auto or a batch size', () => {
+    assert.equal(loadConfig({}).projectionBatchMax, 'auto');
+    assert.equal(loadConfig({ ENGRAM_PROJECTION_BATCH_MAX: '300' }).projectionBatchMax, 300);
+    assert.throws(() => loadConfig({ ENGRAM_PROJECTION_BATCH_MAX: '0' }), { code: 'invalid_setting' });
+    assert.throws(() => loadConfig({ ENGRAM_PROJECTION_BATCH_MAX: 'big' }), { code: 'invalid_setting' });
+  });
+
   it('README.md shows exactly the current configuration table', () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     const m = /<!-- config-table:start[^>]*-->\n([\s\S]*?)\n<!-- config-table:end -->/.exec(readme);

@@ -27,6 +27,12 @@ export const int =
     return Number.isSafeInteger(n) && n >= min && n <= max ? n : fail(name, raw, `an integer in [${min}, ${max}]`);
   };
 
+/** `auto` (resolved where the setting is used), or what `parse` accepts. */
+export const autoOr =
+  <T>(parse: (raw: string, name: string) => T) =>
+  (raw: string, name: string): T | 'auto' =>
+    raw === 'auto' ? 'auto' : parse(raw, name);
+
 export const text = (raw: string): string => raw;
 
 export const optionalText = (raw: string): string | undefined => (raw === '' ? undefined : raw);
@@ -80,7 +86,7 @@ export const SETTINGS = {
   embedder: { name: 'ENGRAM_EMBEDDER', default: 'minilm', description: 'Text embedder: `minilm` (all-MiniLM-L6-v2 on onnxruntime-node; missing files come from the Hugging Face hub at start-up, or offline from `npm run model:fetch`) or `hash` (deterministic feature hashing, a test double).', parse: oneOf('minilm', 'hash') },
   modelDir: { name: 'ENGRAM_MODEL_DIR', default: '.cache/models', description: 'Directory holding the embedding model (`Xenova/all-MiniLM-L6-v2/…`, as `npm run model:fetch` lays it out).', parse: text },
   modelPrecision: { name: 'ENGRAM_MODEL_PRECISION', default: 'int8', description: 'Weights of the sentence model: `int8` (quantized, faster) or `fp32`.', parse: oneOf('int8', 'fp32') },
-  projectionBatchMax: { name: 'ENGRAM_PROJECTION_BATCH_MAX', default: '500', description: 'Most records the KV projection (and the changelog emitter) handle in one batch: larger batches write faster in bursts but hold the event loop longer, delaying requests (see BENCHMARKS.md).', parse: int(1, 100_000) },
+  projectionBatchMax: { name: 'ENGRAM_PROJECTION_BATCH_MAX', default: 'auto', description: 'Most records the KV projection (and the changelog emitter) handle in one batch: larger batches write faster in bursts but hold their event loop longer. `auto` = 2000 on the projection thread (nothing else waits on its loop), 500 where they share the loop with HTTP (docs/decisions.md, "Batch sizes").', parse: autoOr(int(1, 100_000)) },
   projectionThread: { name: 'ENGRAM_PROJECTION_THREAD', default: 'on', description: 'With the embedded log and KV, `engram start` runs the KV projection and the changelog emitter in a worker thread of their own (`on`), so they use the second core beside HTTP, enrichment and the vector indexer; `off` runs everything on the main thread.', parse: oneOf('on', 'off') },
   keywordIndex: { name: 'ENGRAM_KEYWORD_INDEX', default: 'auto', description: 'Where keyword (BM25) search keeps its index: `memory` (in the process that serves searches, rebuilt from the KV projection at start; embedded KV only, one query process per data directory), `kv` (postings in the KV store, written by the projection: any number of query processes), `auto` = `memory` with the embedded KV, `kv` with TiKV. Switching an existing data directory to `kv` needs the KV projection rebuilt from the log (docs/decisions.md, "Keyword search").', parse: oneOf('auto', 'memory', 'kv') },
   vectorBatchMax: { name: 'ENGRAM_VECTOR_BATCH_MAX', default: '100', description: 'Most records the vector indexer handles in one batch: latency to vector-visible against bulk indexing rate (see BENCHMARKS.md).', parse: int(1, 100_000) },

@@ -137,7 +137,7 @@ export async function startEngram(config: EngramConfig, options: EngramOptions):
       const keyword = keywordsInMemory ? createMemoryKeywordIndex() : undefined;
       if (keyword) {
         keywordWatermarks = createAppliedWatermarks({ partitions: topics.partitions });
-        loops.push(await startKeywordIndexer({ ...common, group: groups.keywords, kv, index: keyword, kvWatermarks: watermarks!, keywordWatermarks, maxBatch: config.projectionBatchMax }));
+        loops.push(await startKeywordIndexer({ ...common, group: groups.keywords, kv, index: keyword, kvWatermarks: watermarks!, keywordWatermarks, maxBatch: projectionBatchMax(config, false) }));
       }
       const search = createSearchService({ kv, vectors: need(ports.vectors, 'vectors'), embedder: need(ports.embedder, 'embedder'), collections: need(collections, 'vectors'), query, vectorWatermarks: vectorWatermarks!, keyword: keyword?.postings, keywordWatermarks, consistencyTimeoutMs: config.consistencyTimeoutMs, telemetry });
       const subscriptions = createSubscriptionService({ log, codecs, topics, stateAppended });
@@ -201,6 +201,18 @@ export interface ProjectionStageDeps {
   cache: Cache;
   watermarks: AppliedWatermarks;
   stateAppended: Signal;
+  /** They run on the projection thread, where no request waits behind a batch. @default false */
+  ownThread?: boolean;
+}
+
+/**
+ * ENGRAM_PROJECTION_BATCH_MAX with `auto` resolved: 2,000 records on the projection thread, where a
+ * larger batch costs no request any latency and spreads each durable KV write over more events
+ * (A/B in bench/results/pipeline.md, "Session 8"); 500 on a loop shared with HTTP.
+ */
+export function projectionBatchMax(config: EngramConfig, ownThread: boolean): number {
+  if (config.projectionBatchMax !== 'auto') return config.projectionBatchMax;
+  return ownThread ? 2000 : 500;
 }
 
 /** The KV projection and the changelog emitter, on this thread (the main one, or the projection thread). */
@@ -210,9 +222,10 @@ export function startProjectionStage(deps: ProjectionStageDeps): ConsumerLoop[] 
   const common = { log, codecs, topics, deadLetters: createDeadLetterSink({ log, codecs, topics, telemetry }), telemetry };
   // Only the emitter advances these (nobody waits on them here); they close when it stops.
   const changelogWatermarks = createAppliedWatermarks({ kv, partitions: topics.partitions, keyFor: changelogWatermarkKey });
-  const emitter = startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: deps.watermarks, changelogWatermarks, stateAppended: deps.stateAppended, maxBatch: config.projectionBatchMax });
+  const maxBatch = projectionBatchMax(config, deps.ownThread ?? false);
+  const emitter = startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: deps.watermarks, changelogWatermarks, stateAppended: deps.stateAppended, maxBatch });
   void emitter.done.finally(() => changelogWatermarks.close()).catch(() => undefined);
-  return [startProjectionWorker({ ...common, group: groups.projection, kv, cache: deps.cache, watermarks: deps.watermarks, maxBatch: config.projectionBatchMax, kvKeywordIndex: keywordIndexIn(config) === 'kv' }), emitter];
+  return [startProjectionWorker({ ...common, group: groups.projection, kv, cache: deps.cache, watermarks: deps.watermarks, maxBatch, kvKeywordIndex: keywordIndexIn(config) === 'kv' }), emitter];
 }
 
 /** ENGRAM_KEYWORD_INDEX with `auto` resolved: in memory beside the embedded KV, in the KV store otherwise. */

@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   await local.load();
   const watermarks = forwarded(local);
   recordHandoffFor(ports.log, topics.enriched).onPublish((passed, summaries) => send({ type: 'handoff', passed: [...passed], summaries: [...summaries] }));
-  const loops = startProjectionStage({ config, log: ports.log, codecs, topics, telemetry, kv, cache: forwardingCache, watermarks, stateAppended });
+  const loops = startProjectionStage({ config, log: ports.log, codecs, topics, telemetry, kv, cache: forwardingCache, watermarks, stateAppended, ownThread: true });
   for (const loop of loops) loop.done.catch((error) => send({ type: 'crashed', error: errorToWire(error) }));
 
   port.on('message', (message: MainToThread) => {
