@@ -10,8 +10,8 @@
  *   1. ONE atomic KV batch: states, history, keyword postings, current embeddings, watermarks,
  *   2. cache (version-guarded), in-process watermark wake-ups, and the hand-off of what it decoded
  *      to the followers of this process (record-handoff.ts) and of the states it serialized to the
- *      parsed-state memo (query/state-memo.ts) — savings only, both checked by whoever uses them;
- *      cache and memo only for memories that existed before the batch,
+ *      parsed-state memo (query/state-memo.ts; only memories that existed before the batch) —
+ *      savings only, both checked by whoever uses them,
  *   3. consumer offsets (the caller commits after this returns).
  * The vector index and the changelog are fed by their own consumers from what is stored here, so the
  * slower HNSW inserts never hold back state, history and keyword search.
@@ -161,16 +161,15 @@ export function createProjector(deps: ProjectorDeps): Projector {
 
       await kv.batch([...history, ...keyword, ...states, ...embeddings, ...watermarkOps, ...expiry]);
 
-      // The cache and the memo get the new states of memories that existed before this batch; a
-      // memory created here enters them at its first read. The cache only ever holds states that KV
-      // held, and KV never drops a memory's state (a delete stores a tombstone state), so no entry
-      // of a memory that had none in KV can be stale. A bulk load of new memories then churns
-      // neither (an A/B of 4 pairs: −3 to −14 µs of CPU per event; bench/results/pipeline.md).
+      // The memo gets the new states of memories that existed before this batch only: a bulk load of
+      // new memories would churn it (and the old generation of this thread's heap) for states that
+      // are mostly read once, by the changelog emitter, which parses them then (an A/B of 4 pairs:
+      // −3 to −14 µs of CPU per event; bench/results/pipeline.md, "Session 8"). The cache gets every
+      // new state, so a read right after a write is a hit.
       // All at once: one entity appears once here, and a networked cache pipelines them.
       await Promise.all(
         changed.map(({ entityId, before, after }, i) => {
-          if (before === undefined) return undefined;
-          memo.remember(entityId, stored[i]!, after!);
+          if (before !== undefined) memo.remember(entityId, stored[i]!, after!);
           return deps.cache.set(entityId, { value: stored[i]!, version: after!.version });
         }),
       );

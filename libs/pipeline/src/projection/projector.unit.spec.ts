@@ -91,7 +91,7 @@ describe('projector', () => {
   };
   const keywordHits = async (text: string) => (await searchKeyword(kvKeywordPostings(kv), { tenant: 'acme', text, k: 10 })).map((h) => h.entityId);
 
-  it('applies a MemoryWritten to state, history (with the outcome), watermark and changelog', async () => {
+  it('applies a MemoryWritten to state, history (with the outcome), watermark, cache and changelog', async () => {
     const event = makeEvent('k1', { type: 'MemoryWritten', value: { a: 1 } }, { text: 'the quick brown fox', metadata: { agentId: 'planner', tags: ['b', 'a'], attributes: {} } });
     const records = await append([event]);
     const [record] = records as [StoredRecord];
@@ -121,7 +121,9 @@ describe('projector', () => {
     assert.deepEqual(await watermark(p), { enrichedOffset: record.offset, sourceOffset: source.offset });
     assert.equal(await watermark(1 - p), undefined, 'an untouched partition gets no watermark');
 
-    assert.equal(await cache.get(idOf('k1')), undefined, 'a memory created by the batch enters the cache at its first read');
+    const cached = await cache.get(idOf('k1'));
+    assert.equal(cached?.version, 1);
+    assert.deepEqual(parseJson(cached!.value), s);
 
     const [changed, ...otherChanges] = await changelog(p);
     assert.equal(otherChanges.length, 0);
@@ -213,16 +215,17 @@ describe('projector', () => {
     const published = await changelog(partitionOf('k1'));
     assert.equal(published.length, 1, 'one changelog record per entity and batch');
     assert.equal((await env.codecs.state.decode(published[0]!.value!)).version, 3);
+    assert.equal((await cache.get(idOf('k1')))?.version, 3);
   });
 
-  it('writes the new state of a memory that existed before the batch to the cache', async () => {
+  it('keeps the cache current, for new memories and for existing ones', async () => {
     await projector.project(await append([makeEvent('k1', { type: 'MemoryWritten', value: 1 })]));
-    assert.equal(await cache.get(idOf('k1')), undefined);
+    assert.equal((await cache.get(idOf('k1')))?.version, 1);
     await projector.project(await append([makeEvent('k1', { type: 'MemoryWritten', value: 2 }), makeEvent('k2', { type: 'MemoryWritten', value: 3 })]));
     const cached = await cache.get(idOf('k1'));
     assert.equal(cached?.version, 2);
     assert.deepEqual(parseJson(cached!.value), await state('k1'));
-    assert.equal(await cache.get(idOf('k2')), undefined, 'created in this batch');
+    assert.equal((await cache.get(idOf('k2')))?.version, 1);
   });
 
   it('applies events of several entities on several partitions in one batch', async () => {
