@@ -206,9 +206,10 @@ export interface ProjectionStageDeps {
 }
 
 /**
- * ENGRAM_PROJECTION_BATCH_MAX with `auto` resolved: 2,000 records on the projection thread, where a
- * larger batch costs no request any latency and spreads each durable KV write over more events
- * (A/B in bench/results/pipeline.md, "Session 8"); 500 on a loop shared with HTTP.
+ * ENGRAM_PROJECTION_BATCH_MAX with `auto` resolved: 2,000 records for the KV projection on the
+ * projection thread, where a larger batch costs no request any latency and spreads each durable KV
+ * write over more events (A/B in bench/results/pipeline.md, "Session 8"); 500 on a loop shared with
+ * HTTP, and for the changelog emitter.
  */
 export function projectionBatchMax(config: EngramConfig, ownThread: boolean): number {
   if (config.projectionBatchMax !== 'auto') return config.projectionBatchMax;
@@ -223,7 +224,10 @@ export function startProjectionStage(deps: ProjectionStageDeps): ConsumerLoop[] 
   // Only the emitter advances these (nobody waits on them here); they close when it stops.
   const changelogWatermarks = createAppliedWatermarks({ kv, partitions: topics.partitions, keyFor: changelogWatermarkKey });
   const maxBatch = projectionBatchMax(config, deps.ownThread ?? false);
-  const emitter = startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: deps.watermarks, changelogWatermarks, stateAppended: deps.stateAppended, maxBatch });
+  // The emitter keeps batches of 500 even on the projection thread: 2,000 there let a backlog
+  // (after a burst) hold the thread for long stretches, and the projection's announcements with it
+  // (freshness A/B in bench/results/pipeline.md, "Session 8").
+  const emitter = startChangelogEmitter({ ...common, group: groups.changelog, kv, kvWatermarks: deps.watermarks, changelogWatermarks, stateAppended: deps.stateAppended, maxBatch: projectionBatchMax(config, false) });
   void emitter.done.finally(() => changelogWatermarks.close()).catch(() => undefined);
   return [startProjectionWorker({ ...common, group: groups.projection, kv, cache: deps.cache, watermarks: deps.watermarks, maxBatch, kvKeywordIndex: keywordIndexIn(config) === 'kv' }), emitter];
 }
