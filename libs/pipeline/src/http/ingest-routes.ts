@@ -12,7 +12,7 @@ import type { Reply, Route } from './router.js';
 export function ingestRoutes(deps: { ingest: IngestService; query: QueryService }): Route[] {
   const { ingest, query } = deps;
 
-  async function withOutcomes(tenant: string, receipt: IngestReceipt, wait: string | null): Promise<{ status: number; results: Array<Record<string, unknown>> }> {
+  async function withOutcomes(receipt: IngestReceipt, wait: string | null): Promise<{ status: number; results: Array<Record<string, unknown>> }> {
     if (wait === null) return { status: 202, results: receipt.results.map((r) => ({ ...r })) };
     if (wait !== 'applied') throw new ValidationError('invalid_field', 'wait must be "applied"', { field: 'wait' });
     await query.waitFor(receipt.token);
@@ -41,7 +41,7 @@ export function ingestRoutes(deps: { ingest: IngestService; query: QueryService 
     const expected = parseIfMatch(ctx.req.headers['if-match']);
     if (expected !== undefined) input.expectedVersion = expected;
     const receipt = await ingest.submitOne(ctx.principal.tenant, input, { trace: traceOf(ctx.req) });
-    const { status, results } = await withOutcomes(ctx.principal.tenant, receipt, ctx.query.get('wait'));
+    const { status, results } = await withOutcomes(receipt, ctx.query.get('wait'));
     const result = results[0]!;
     const outcome = result.outcome as { status: string; code?: string; reason?: string; version?: number } | undefined;
     if (outcome?.status === 'rejected') {
@@ -61,7 +61,7 @@ export function ingestRoutes(deps: { ingest: IngestService; query: QueryService 
         const extra = Object.keys(body).filter((k) => k !== 'events');
         if (extra.length > 0) throw new ValidationError('invalid_field', `unknown field ${extra[0]}`, { field: extra[0] });
         const receipt = await ingest.submit(ctx.principal.tenant, (body as { events?: unknown }).events, { trace: traceOf(ctx.req) });
-        const { status, results } = await withOutcomes(ctx.principal.tenant, receipt, ctx.query.get('wait'));
+        const { status, results } = await withOutcomes(receipt, ctx.query.get('wait'));
         return { status, body: { results, token: receipt.token } };
       },
     },

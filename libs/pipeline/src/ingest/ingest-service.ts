@@ -19,6 +19,7 @@ import {
 } from '@engram/core';
 import type { EventLog, LogRecord } from '@engram/ports';
 import type { PipelineCodecs } from '../codecs.js';
+import type { OutcomeLocation } from '../query/query-service.js';
 import { encodeToken, mergePositions } from '../consistency-token.js';
 import type { Telemetry } from '../telemetry.js';
 import { eventRecordKey, type Topics } from '../topics.js';
@@ -35,13 +36,6 @@ export interface IngestReceipt {
   /** Consistency token covering every event of the batch. */
   token: string;
   events: MemoryEvent[];
-}
-
-/** Where an event's outcome is recorded: its entity's history, at its position in `memory-events`. */
-export interface OutcomeLocation {
-  entityId: string;
-  partition: number;
-  offset: number;
 }
 
 export interface IngestService {

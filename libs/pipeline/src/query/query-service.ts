@@ -38,8 +38,8 @@ export interface HistoryEntry {
 
 export type StoredOutcome = EventOutcome & { entityId: string; position: LogPosition };
 
-/** Where an event's outcome is found: its entity's history, at its position in `memory-events`. */
-export interface OutcomeLookup {
+/** Where an event's outcome is recorded: its entity's history, at its position in `memory-events`. */
+export interface OutcomeLocation {
   entityId: string;
   partition: number;
   offset: number;
@@ -61,7 +61,7 @@ export interface QueryService {
    * Outcomes of events, from their entities' history (undefined while not yet projected). The
    * caller vouches that each entity id is of its own tenant (the ingest receipt's events are).
    */
-  outcomes(lookups: OutcomeLookup[]): Promise<Array<StoredOutcome | undefined>>;
+  outcomes(locations: OutcomeLocation[]): Promise<Array<StoredOutcome | undefined>>;
   /** States by entity id, for search hydration (missing ids are absent from the map). */
   states(ids: string[]): Promise<Map<string, MemoryState>>;
 }
@@ -222,17 +222,17 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
       return page.cursor ? { entries, cursor: encodeCursor(page.entries.at(-1)!.key) } : { entries };
     },
 
-    async outcomes(lookups) {
+    async outcomes(locations) {
       const found = new Map<string, HistoryEntry>();
       const wanted = new Map<string, Set<number>>();
-      for (const { entityId, offset } of lookups) {
+      for (const { entityId, offset } of locations) {
         const offsets = wanted.get(entityId) ?? new Set();
         wanted.set(entityId, offsets.add(offset));
       }
       for (const [entityId, offsets] of wanted) {
         for (const entry of await historyFromNewest(entityId, offsets)) found.set(`${entityId}|${entry.source.offset}`, entry);
       }
-      return lookups.map(({ entityId, partition, offset }) => {
+      return locations.map(({ entityId, partition, offset }) => {
         const entry = found.get(`${entityId}|${offset}`);
         return entry?.source.partition === partition ? { ...entry.outcome, entityId, position: entry.position } : undefined;
       });
