@@ -211,9 +211,9 @@ export interface ProjectionStageDeps {
  * write over more events (A/B in bench/results/pipeline.md, "Session 8"); 500 on a loop shared with
  * HTTP, and for the changelog emitter.
  */
-export function projectionBatchMax(config: EngramConfig, ownThread: boolean): number {
+export function projectionBatchMax(config: EngramConfig, projectorOnOwnThread: boolean): number {
   if (config.projectionBatchMax !== 'auto') return config.projectionBatchMax;
-  return ownThread ? 2000 : 500;
+  return projectorOnOwnThread ? 2000 : 500;
 }
 
 /** The KV projection and the changelog emitter, on this thread (the main one, or the projection thread). */

@@ -18,7 +18,7 @@ import type { EnrichedEvent, EventType, MemoryEvent } from '@engram/core';
 import type { types } from 'avsc';
 import type { EventCodec } from './event-codec.js';
 import { enrichedTailToAvro } from './enriched-event-codec.js';
-import type { AvroMemoryEvent } from './memory-event-codec.js';
+import { avroEventType, type AvroMemoryEvent } from './memory-event-codec.js';
 import { loadSchema, parseAvro, type AvroSchemaJson } from './schema-files.js';
 
 /** What the sequencer needs of an event. */
@@ -38,8 +38,6 @@ export interface SequencerCodec {
   /** The `memory-enriched` value of an event `read` returned, with the sequencer's fields. */
   enriched(event: SequencedEvent, fields: EnrichmentFields): Buffer;
 }
-
-const NS = 'dev.engram.v1.';
 
 interface Read extends SequencedEvent {
   /** The event's reader-schema Avro body, when it can be spliced. */
@@ -68,8 +66,7 @@ export function createSequencerCodec(events: EventCodec<MemoryEvent>, enriched: 
       const { avro, body } = await events.decodeAvro(value);
       const a = avro as AvroMemoryEvent;
       if (splices && body !== undefined) {
-        const [branch] = Object.keys(a.payload);
-        const read: Read = { type: branch!.slice(NS.length) as EventType, text: a.text ?? undefined, vectors: a.vectors ?? undefined, body };
+        const read: Read = { type: avroEventType(a), text: a.text ?? undefined, vectors: a.vectors ?? undefined, body };
         return read;
       }
       // Another writer schema (rare): the event itself, resolved and checked by the full decode.

@@ -3,7 +3,7 @@
  * `type` discriminator becomes the payload union branch of the same name; JSON values travel as
  * JSON text; optional fields are null in Avro and omitted in TypeScript.
  */
-import type { AttributeValue, EventMetadata, JsonValue, MemoryEvent, TraceContext } from '@engram/core';
+import type { AttributeValue, EventMetadata, EventType, JsonValue, MemoryEvent, TraceContext } from '@engram/core';
 import type { SchemaRegistry } from '@engram/ports';
 import { createEventCodec } from './event-codec.js';
 import type { EventCodec } from './event-codec.js';
@@ -119,6 +119,16 @@ export function memoryEventToAvro(event: MemoryEvent): AvroMemoryEvent {
   };
 }
 
+/** The payload union's branch name (`dev.engram.v1.<EventType>`) of an Avro MemoryEvent. */
+function payloadBranch(avro: AvroMemoryEvent): string {
+  return Object.keys(avro.payload)[0] as string;
+}
+
+/** The event type of an Avro MemoryEvent, read from its payload branch alone. */
+export function avroEventType(avro: AvroMemoryEvent): EventType {
+  return payloadBranch(avro).slice(NS.length) as EventType;
+}
+
 export function memoryEventFromAvro(avro: AvroMemoryEvent): MemoryEvent {
   const envelope = {
     eventId: avro.eventId,
@@ -139,8 +149,8 @@ export function memoryEventFromAvro(avro: AvroMemoryEvent): MemoryEvent {
     if (avro.trace.tracestate !== null) trace.tracestate = avro.trace.tracestate;
     envelope.trace = trace;
   }
-  const [branch] = Object.keys(avro.payload);
-  const body = (avro.payload as Record<string, Record<string, unknown>>)[branch as string] as Record<string, unknown>;
+  const branch = payloadBranch(avro);
+  const body = (avro.payload as Record<string, Record<string, unknown>>)[branch] as Record<string, unknown>;
   switch (branch) {
     case `${NS}MemoryWritten`:
       return { ...envelope, type: 'MemoryWritten', value: JSON.parse(body.valueJson as string) as JsonValue };
