@@ -55,6 +55,7 @@ export function createChangelogBatch(options: ChangelogEmitterOptions): (records
     kvWatermarks: options.kvWatermarks,
     watermarks: options.changelogWatermarks,
     keyFor: changelogWatermarkKey,
+    storeEveryMs: WATERMARKED_COMMIT_EVERY_MS,
     handoff: recordHandoffFor(options.log, options.topics.enriched),
     withEmbeddings: false,
     handle: async (entities) => {

@@ -97,4 +97,70 @@ describe('state follower', () => {
     await run;
     assert.ok(await kv.get(vectorWatermarkKey(records[0]!.partition)), 'then it is stored');
   });
+  it('with storeEveryMs, stores its progress at most that often, and skips what it handled in between', async () => {
+    const embedder = createHashEmbedder({ dims: 8 });
+    const projector = createProjector({ kv, cache: createLruCache(), log: env.log, codecs: env.codecs, topics: env.topics, watermarks: kvWatermarks, deadLetters: createRecordingDeadLetters(), telemetry: env.telemetry });
+    const seen: FollowedEntity[][] = [];
+    const stores: number[] = [];
+    const counted: KvStore = { ...kv, batch: async (ops) => (stores.push(ops.length), kv.batch(ops)) };
+    const options = { kv: counted, codecs: env.codecs, kvWatermarks, watermarks: followerWatermarks, keyFor: vectorWatermarkKey, handle: async (e: FollowedEntity[]) => void seen.push(e) };
+    const run = createFollowerBatch({ ...options, storeEveryMs: 60_000 });
+    const first = await appendEnriched(env, embedder, [makeEvent('k1', { type: 'MemoryWritten', value: 1 })]);
+    await projector.project(first);
+    await run(first);
+    const second = await appendEnriched(env, embedder, [makeEvent('k1', { type: 'MemoryWritten', value: 2 })]);
+    await projector.project(second);
+    await run(second);
+    await run([...first, ...second]); // redelivered: skipped by the progress it keeps, not by KV's
+    assert.deepEqual(seen.flat().map((e) => e.state?.value), [1, 2]);
+    assert.equal(stores.length, 1, 'stored once (the first batch), not after every batch');
+    const partition = first[0]!.partition;
+    assert.deepEqual(JSON.parse((await kv.get(vectorWatermarkKey(partition)))!.toString()).enrichedOffset, first[0]!.offset);
+
+    // A restart resumes from what was stored: the second batch is handled again (harmless), not the first.
+    const after: FollowedEntity[][] = [];
+    await createFollowerBatch({ ...options, handle: async (e) => void after.push(e) })([...first, ...second]);
+    assert.deepEqual(after.flat().map((e) => e.state?.value), [2]);
+  });
+
+  it('stores a skipped batch when the interval ends, and at once after a batch that handed something on (storeWhenHandled)', async () => {
+    const embedder = createHashEmbedder({ dims: 8 });
+    const projector = createProjector({ kv, cache: createLruCache(), log: env.log, codecs: env.codecs, topics: env.topics, watermarks: kvWatermarks, deadLetters: createRecordingDeadLetters(), telemetry: env.telemetry });
+    const storedOffset = async (partition: number) => {
+      const buf = await kv.get(vectorWatermarkKey(partition));
+      return buf ? (JSON.parse(buf.toString()) as { enrichedOffset: number }).enrichedOffset : undefined;
+    };
+    const append = async (key: string, text?: string) => {
+      const records = await appendEnriched(env, embedder, [makeEvent(key, { type: 'MemoryWritten', value: 1 }, text === undefined ? {} : { text })]);
+      await projector.project(records);
+      return records[0]!;
+    };
+    // Like the vector indexer: only records with vectors concern it.
+    const run = createFollowerBatch({
+      kv,
+      codecs: env.codecs,
+      kvWatermarks,
+      watermarks: followerWatermarks,
+      keyFor: vectorWatermarkKey,
+      storeEveryMs: 1000, // long enough that appending and projecting the next record fits in it
+      storeWhenHandled: true,
+      concerns: (summary) => summary.vectors,
+      handoff: recordHandoffFor(env.log, env.topics.enriched), // where the projector says which records concern vectors
+      handle: async () => undefined,
+    });
+
+    const a = await append('same');
+    await run([a]); // the first batch stores (nothing stored before)
+    assert.equal(await storedOffset(a.partition), a.offset);
+    const b = await append('same');
+    await run([b]); // concerns nobody: its store waits for the interval's end
+    assert.equal(await storedOffset(b.partition), a.offset, 'not stored at once');
+    const deadline = Date.now() + 5000;
+    while ((await storedOffset(b.partition)) !== b.offset && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await storedOffset(b.partition), b.offset, 'stored by the timer');
+
+    const c = await append('same', 'some text to embed');
+    await run([c]); // handed on: stored at once, inside the interval
+    assert.equal(await storedOffset(c.partition), c.offset);
+  });
 });
