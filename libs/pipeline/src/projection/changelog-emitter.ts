@@ -55,7 +55,6 @@ export function createChangelogBatch(options: ChangelogEmitterOptions): (records
     kvWatermarks: options.kvWatermarks,
     watermarks: options.changelogWatermarks,
     keyFor: changelogWatermarkKey,
-    storeEveryMs: WATERMARKED_COMMIT_EVERY_MS,
     handoff: recordHandoffFor(options.log, options.topics.enriched),
     withEmbeddings: false,
     handle: async (entities) => {

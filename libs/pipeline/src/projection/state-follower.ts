@@ -37,21 +37,6 @@ export interface FollowerOptions {
   /** Where the follower stores its progress, per partition, to skip redelivered records after a restart. */
   keyFor?: (partition: number) => string;
   /**
-   * With `keyFor`: store the progress at most this often instead of after every batch; a batch
-   * whose store is skipped is stored by a timer at the end of the interval, so the stored progress
-   * is never more than this far behind. A crash re-handles up to this much of the log (harmlessly:
-   * effects are version-guarded or at least once), and each skipped store is a KV write fewer beside
-   * the projection's. @default 0 (after every batch)
-   */
-  storeEveryMs?: number;
-  /**
-   * With `storeEveryMs`: a batch that handed any entity on stores at once all the same. For a
-   * follower whose stored progress other processes wait on (the vector indexer's `vw|`, which
-   * vector searches with a token wait for): they then wait only for batches that changed nothing.
-   * @default false
-   */
-  storeWhenHandled?: boolean;
-  /**
    * Instead of `keyFor`, for a follower whose effects do not outlive the process (an in-memory
    * index rebuilt at start): its progress, kept in this map and never stored; the caller fills it
    * with what the rebuild covers.
@@ -82,19 +67,6 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
   if ((keyFor === undefined) === (kept === undefined)) throw new Error('a follower keeps its progress under keyFor or in marks: exactly one of them');
   const memo = stateMemoFor(kv);
   const handoffWaitMs = options.handoffWaitMs ?? 1000;
-  const storeEveryMs = options.storeEveryMs ?? 0;
-  /** This follower's progress in this process (a member that handled a partition knows how far); KV is read for the others. */
-  const known = new Map<number, Watermark>();
-  let lastStored = -Infinity;
-  let deferred: NodeJS.Timeout | undefined;
-
-  /** Everything this process knows: partitions of batches whose store was skipped are in it too. */
-  async function store(): Promise<void> {
-    clearTimeout(deferred);
-    deferred = undefined;
-    lastStored = performance.now();
-    await kv.batch([...known].map(([p, m]) => ({ type: 'put' as const, key: keyFor!(p), value: json(m) })));
-  }
 
   /** The summary of each fresh record: from the hand-off when the projector has published it, else decoded here. */
   async function summarize(fresh: StoredRecord[]): Promise<HandedOn[]> {
@@ -126,15 +98,11 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
     // Start from this follower's watermarks: a redelivered record at or below them is skipped.
     const partitions = [...new Set(records.map((r) => r.partition))];
     const marks = new Map<number, Watermark>();
-    if (keyFor) {
-      const unknown = partitions.filter((p) => !known.has(p));
-      if (unknown.length > 0) {
-        (await kv.getMany(unknown.map(keyFor))).forEach((buf, i) => {
-          if (buf) known.set(unknown[i]!, parseJson<Watermark>(buf));
-        });
-      }
-    }
-    for (const p of partitions) marks.set(p, { ...(known.get(p) ?? kept?.get(p) ?? { enrichedOffset: -1, sourceOffset: -1 }) });
+    const stored = keyFor ? await kv.getMany(partitions.map(keyFor)) : [];
+    partitions.forEach((p, i) => {
+      const buf = stored[i];
+      marks.set(p, buf ? parseJson<Watermark>(buf) : { ...(kept?.get(p) ?? { enrichedOffset: -1, sourceOffset: -1 }) });
+    });
     const fresh: StoredRecord[] = [];
     for (const record of records) {
       const mark = marks.get(record.partition)!;
@@ -181,14 +149,7 @@ export function createFollowerBatch(options: FollowerOptions): (records: StoredR
     // now; the stored watermark only spares a restart the redelivered records (which `handle` takes
     // again harmlessly), so its commit, queued behind the projection's, need not delay them.
     for (const [p, m] of marks) if (m.sourceOffset >= 0) options.watermarks.advance(p, m.sourceOffset);
-    if (!keyFor) {
-      for (const [p, m] of marks) kept!.set(p, m);
-      return;
-    }
-    for (const [p, m] of marks) known.set(p, m);
-    const wait = lastStored + storeEveryMs - performance.now();
-    if (wait <= 0 || (options.storeWhenHandled === true && entities.size > 0)) return store();
-    // A failed deferred store costs a restart some redelivered records; the next store writes the same marks.
-    deferred ??= setTimeout(() => void store().catch(() => undefined), wait).unref();
+    if (keyFor) await kv.batch([...marks].map(([p, m]) => ({ type: 'put' as const, key: keyFor(p), value: json(m) })));
+    else for (const [p, m] of marks) kept!.set(p, m);
   };
 }

@@ -2,8 +2,7 @@
  * The vector indexer: a follower (state-follower.ts) that keeps the vector index in step with the KV
  * projection: it upserts the current state (fields, version) and stored embedding of every entity a
  * batch touched. Upserts are version-guarded, so redelivery and reordering are harmless; its own
- * watermark (`vw|<partition>`) tells vector searches in other processes how far the index has got
- * (in this process they hear it at once).
+ * watermark (`vw|<partition>`) tells vector searches how far the index has got.
  *
  * Why separate: HNSW inserts are ~50x slower than the KV batch, so folding them into the projection
  * would cap state and keyword freshness at the index's speed.
@@ -40,12 +39,6 @@ export interface VectorIndexerOptions {
   maxBatch?: number;
 }
 
-/**
- * How long the stored `vw|` may trail batches that changed nothing in the index: a search with a
- * token in another process waits at most this much longer for such records.
- */
-export const VECTOR_WATERMARK_STORE_MS = 100;
-
 export function startVectorIndexer(options: VectorIndexerOptions): ConsumerLoop {
   const consumer: LogConsumer = options.log.consumer({ group: options.group ?? 'engram-vectors', topic: options.topics.enriched, lazyValues: true });
   return startConsumerLoop({
@@ -66,10 +59,6 @@ export function createVectorIndexBatch(options: VectorIndexerOptions): (records:
     kvWatermarks: options.kvWatermarks,
     watermarks: options.vectorWatermarks,
     keyFor: vectorWatermarkKey,
-    // A batch that changed the index stores `vw|` at once: searches in other processes wait on it.
-    // One that did not (a run of events without text or vectors) stores it at most every 100 ms.
-    storeEveryMs: VECTOR_WATERMARK_STORE_MS,
-    storeWhenHandled: true,
     handoff: recordHandoffFor(options.log, options.topics.enriched),
     // An entity that has no vectors and gets none has nothing to upsert or delete.
     concerns: (summary) => summary.vectors,
