@@ -32,6 +32,7 @@ import {
   requireTopic,
   specDifferences,
   type LogDbs,
+  type StoredValue,
 } from './lmdb-log-store.js';
 
 export interface LmdbEventLogOptions {
@@ -175,7 +176,8 @@ function appendInTxn(dbs: LogDbs, topic: string, records: LogRecord[], options: 
     checkOffsets(options.commit.topic, requireTopic(dbs, options.commit.topic), options.commit.offsets);
   }
   const now = Date.now();
-  const ends = new Map<number, number>();
+  // One batch per partition (layout in lmdb-log-store.ts): its records get consecutive offsets from the partition's end.
+  const batches = new Map<number, { base: number; values: StoredValue[] }>();
   const results: AppendResult[] = [];
   for (const record of records) {
     const ik = indexKey(topic, record.key);
@@ -188,14 +190,22 @@ function appendInTxn(dbs: LogDbs, topic: string, records: LogRecord[], options: 
       }
     }
     const p = record.partition;
-    const offset = ends.get(p) ?? dbs.ends.get([topic, p]) ?? 0;
-    ends.set(p, offset + 1);
+    let batch = batches.get(p);
+    if (batch === undefined) {
+      batch = { base: dbs.ends.get([topic, p]) ?? 0, values: [] };
+      batches.set(p, batch);
+    }
+    const offset = batch.base + batch.values.length;
     const value = record.value === null ? null : Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength);
-    dbs.records.putSync([topic, p, offset], { k: record.key, v: value, h: record.headers ?? {}, t: record.timestamp ?? now });
+    batch.values.push({ k: record.key, v: value, h: record.headers ?? {}, t: record.timestamp ?? now });
     dbs.keyIndex.putSync(ik, [p, offset]);
     results.push({ partition: p, offset, duplicate: false });
   }
-  for (const [p, next] of ends) dbs.ends.putSync([topic, p], next);
+  for (const [p, { base, values }] of batches) {
+    const next = base + values.length;
+    dbs.records.putSync([topic, p, next - 1, base], values);
+    dbs.ends.putSync([topic, p], next);
+  }
   if (options.commit !== undefined) {
     const { group, topic: commitTopic, offsets } = options.commit;
     for (const { partition, offset } of offsets) dbs.commits.putSync([group, commitTopic, partition], offset);

@@ -8,9 +8,9 @@
  * seen in two partitions keeps only its newest copy (Kafka would keep one per partition; Engram
  * derives the partition from the key, so this does not arise).
  */
-import { MAX_OFFSET, indexKey, requireTopic, type LogDbs, type RecordKey } from './lmdb-log-store.js';
+import { MAX_OFFSET, batchBounds, batchRecords, indexKey, requireTopic, type BatchKey, type BatchValue, type LogDbs } from './lmdb-log-store.js';
 
-/** Records examined per write transaction: small enough not to hold the writer lock for long. */
+/** Records examined per write transaction (whole batches, so a little more): small enough not to hold the writer lock for long. */
 const CHUNK = 1000;
 
 export async function compactTopic(dbs: LogDbs, topic: string, deleteRetentionMs: number): Promise<{ removed: number }> {
@@ -41,22 +41,44 @@ function compactChunk(
   from: number,
   tombstoneCutoff: number,
 ): { removed: number; next: number | undefined } {
-  // Collect first, delete after: removing under a live cursor is not something to rely on.
-  const entries = [...dbs.records.getRange({ start: [topic, partition, from], end: [topic, partition, MAX_OFFSET], limit: CHUNK })];
-  const doomed: RecordKey[] = [];
-  const expiredKeys: Buffer[] = [];
+  // Collect first, rewrite after: changing entries under a live cursor is not something to rely on.
+  const entries: Array<{ key: BatchKey; value: BatchValue }> = [];
+  let examined = 0;
+  for (const entry of dbs.records.getRange({ start: [topic, partition, from], end: [topic, partition, MAX_OFFSET] })) {
+    entries.push(entry);
+    examined += batchRecords(entry.value).length;
+    if (examined >= CHUNK) break;
+  }
+  let removed = 0;
   for (const { key, value } of entries) {
-    const ik = indexKey(topic, value.k);
-    const latest = dbs.keyIndex.get(ik);
-    const isLatest = latest !== undefined && latest[0] === partition && latest[1] === key[2];
-    if (!isLatest) doomed.push(key);
-    else if (value.v === null && value.t < tombstoneCutoff) {
-      doomed.push(key);
-      expiredKeys.push(ik);
+    const [base] = batchBounds(key);
+    const values = batchRecords(value);
+    const keep = values.map((stored, i) => {
+      const ik = indexKey(topic, stored.k);
+      const latest = dbs.keyIndex.get(ik);
+      if (latest === undefined || latest[0] !== partition || latest[1] !== base + i) return false;
+      if (stored.v === null && stored.t < tombstoneCutoff) {
+        dbs.keyIndex.removeSync(ik);
+        return false;
+      }
+      return true;
+    });
+    const kept = keep.filter(Boolean).length;
+    if (kept === values.length) continue;
+    removed += values.length - kept;
+    // Batches stay dense: what is left becomes one batch per run of consecutive survivors.
+    dbs.records.removeSync(key);
+    for (let i = 0; i < values.length; ) {
+      if (!keep[i]) {
+        i++;
+        continue;
+      }
+      let end = i;
+      while (end + 1 < values.length && keep[end + 1]) end++;
+      dbs.records.putSync([topic, partition, base + end, base + i], values.slice(i, end + 1));
+      i = end + 1;
     }
   }
-  for (const key of doomed) dbs.records.removeSync(key);
-  for (const ik of expiredKeys) dbs.keyIndex.removeSync(ik);
   const last = entries[entries.length - 1];
-  return { removed: doomed.length, next: entries.length === CHUNK && last !== undefined ? last.key[2] + 1 : undefined };
+  return { removed, next: examined >= CHUNK && last !== undefined ? batchBounds(last.key)[1] + 1 : undefined };
 }

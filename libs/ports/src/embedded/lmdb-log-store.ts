@@ -24,12 +24,11 @@ export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 export type StoredTopic = TopicShape;
 
 /**
- * One record as stored under [topic, partition, offset]; short field names keep pages dense. The
- * msgpack encoding shares its record structures through the database (`sharedStructuresKey`), so a
- * value holds only the field values: without it lmdb-js wrote each value with its own inline
- * structure definition, and every read compiled a reader for it (~20% more CPU per record read in a
- * microbench). Values written that way are still read; a log written with shared structures is not
- * readable by an Engram from before them.
+ * One record's envelope; short field names keep pages dense. The msgpack encoding shares its record
+ * structures through the database (`sharedStructuresKey`), so a value holds only the field values:
+ * without it lmdb-js wrote each value with its own inline structure definition, and every read
+ * compiled a reader for it (~20% more CPU per record read in a microbench). Values written that way
+ * are still read; a log written with shared structures is not readable by an Engram from before them.
  */
 export interface StoredValue {
   k: string;
@@ -38,12 +37,32 @@ export interface StoredValue {
   t: number;
 }
 
-export type RecordKey = [string, number, number];
+/**
+ * Records are stored in batches, as Kafka's record batches: the records one append gave one
+ * partition are one LMDB entry, keyed `[topic, partition, lastOffset, baseOffset]` and holding
+ * their envelopes in offset order (dense: compaction splits a batch where it removes records). One
+ * entry per partition and append instead of one per record makes an append ~2 µs cheaper per
+ * record and a read one cursor step per batch (bench/results/pipeline.md, "Session 9"). Keying by
+ * the *last* offset lets a range from `[topic, partition, from]` start at the batch holding `from`,
+ * and the base offset in the key lets a reader that wants no values (`lazyValues`) count a batch's
+ * records from its key alone. A log written before batches has `[topic, partition, offset]` entries
+ * of one envelope each; they read as batches of one (base = last = offset), and sort among batches
+ * correctly since a key that is a prefix of another sorts first.
+ */
+export type BatchKey = [string, number, number, number] | [string, number, number];
+export type BatchValue = StoredValue[] | StoredValue;
+
+/** The offsets of a batch entry: [base, last]. */
+export function batchBounds(key: BatchKey): [number, number] {
+  return [key.length === 4 ? key[3] : key[2], key[2]];
+}
+
+export const batchRecords = (value: BatchValue): StoredValue[] => (Array.isArray(value) ? value : [value]);
 
 export interface LogDbs {
   root: RootDatabase;
   topics: Database<StoredTopic, string>;
-  records: Database<StoredValue, RecordKey>;
+  records: Database<BatchValue, BatchKey>;
   /** topic + record key → [partition, offset] of the latest copy (dedupe and compaction). */
   keyIndex: Database<[number, number], Buffer>;
   /** [topic, partition] → next offset to be written. */
@@ -59,7 +78,7 @@ export function openLogDbs(path: string): LogDbs {
   return {
     root,
     topics: root.openDB<StoredTopic, string>('topics', {}),
-    records: root.openDB<StoredValue, RecordKey>('records', { sharedStructuresKey: Symbol.for('structures') }),
+    records: root.openDB<BatchValue, BatchKey>('records', { sharedStructuresKey: Symbol.for('structures') }),
     keyIndex: root.openDB<[number, number], Buffer>('key-index', { keyEncoding: 'binary' }),
     ends: root.openDB<number, [string, number]>('end-offsets', {}),
     commits: root.openDB<number, [string, string, number]>('committed-offsets', {}),
@@ -96,25 +115,68 @@ export function readEnds(dbs: LogDbs, topic: string, partitions: number): number
 /**
  * Up to `limit` records of one partition from `from` (inclusive); compaction gaps are skipped.
  *
- * `lazy` (a consumer's `lazyValues`): only the record keys are read here, and each record reads its
- * stored value the first time its key, value, headers or timestamp is used. Records are immutable
- * once written, so the later read gives what this one would have; a record that compaction removed
- * meanwhile (a later record of its key exists) reads as a tombstone.
+ * `lazy` (a consumer's `lazyValues`): only the batch keys are read here, and each record reads its
+ * batch the first time its key, value, headers or timestamp is used (once for all the records of
+ * that batch). Records are immutable once written, so the later read gives what this one would
+ * have; a record that compaction removed meanwhile (a later record of its key exists) reads as a
+ * tombstone.
  */
 export function readPartition(dbs: LogDbs, topic: string, partition: number, from: number, limit: number, lazy = false): StoredRecord[] {
   const out: StoredRecord[] = [];
   if (limit <= 0) return out;
-  const range = { start: [topic, partition, from] as RecordKey, end: [topic, partition, MAX_OFFSET] as RecordKey, limit };
+  const range = { start: [topic, partition, from] as BatchKey, end: [topic, partition, MAX_OFFSET] as BatchKey };
   if (lazy) {
-    for (const key of dbs.records.getKeys(range)) out.push(new LazyRecord(dbs, topic, partition, key[2]));
+    for (const key of dbs.records.getKeys(range)) {
+      const [base, last] = batchBounds(key);
+      const batch = new BatchRef(dbs, key);
+      for (let offset = Math.max(base, from); offset <= last && out.length < limit; offset++) {
+        out.push(new LazyRecord(dbs, batch, topic, partition, offset));
+      }
+      if (out.length >= limit) break;
+    }
   } else {
-    for (const { key, value } of dbs.records.getRange(range)) out.push(toRecord(topic, partition, key[2], value));
+    for (const { key, value } of dbs.records.getRange(range)) {
+      const [base] = batchBounds(key);
+      const values = batchRecords(value);
+      for (let i = Math.max(0, from - base); i < values.length && out.length < limit; i++) {
+        out.push(toRecord(topic, partition, base + i, values[i]!));
+      }
+      if (out.length >= limit) break;
+    }
   }
   return out;
 }
 
+/** The record at `offset`, wherever its batch is now (compaction may have split it); undefined if removed. */
+function findRecord(dbs: LogDbs, topic: string, partition: number, offset: number): StoredValue | undefined {
+  for (const { key, value } of dbs.records.getRange({ start: [topic, partition, offset], end: [topic, partition, MAX_OFFSET], limit: 1 })) {
+    const [base] = batchBounds(key);
+    return offset >= base ? batchRecords(value)[offset - base] : undefined;
+  }
+  return undefined;
+}
+
 function toRecord(topic: string, partition: number, offset: number, stored: StoredValue): StoredRecord {
   return { topic, partition, offset, key: stored.k, value: asBuffer(stored.v), headers: stored.h, timestamp: stored.t };
+}
+
+/** One batch entry, read at most once for all the lazy records that come from it. */
+class BatchRef {
+  /** undefined until read; null when the entry is gone (compaction removed or split it). */
+  private values: StoredValue[] | null | undefined;
+
+  constructor(
+    private readonly dbs: LogDbs,
+    readonly key: BatchKey,
+  ) {}
+
+  get(offset: number): StoredValue | null {
+    if (this.values === undefined) {
+      const value = this.dbs.records.get(this.key);
+      this.values = value === undefined ? null : batchRecords(value);
+    }
+    return this.values === null ? null : (this.values[offset - batchBounds(this.key)[0]] ?? null);
+  }
 }
 
 class LazyRecord implements StoredRecord {
@@ -123,6 +185,7 @@ class LazyRecord implements StoredRecord {
 
   constructor(
     private readonly dbs: LogDbs,
+    private readonly batch: BatchRef,
     readonly topic: string,
     readonly partition: number,
     readonly offset: number,
@@ -146,7 +209,7 @@ class LazyRecord implements StoredRecord {
 
   private load(): StoredRecord | null {
     if (this.stored === undefined) {
-      const stored = this.dbs.records.get([this.topic, this.partition, this.offset]);
+      const stored = this.batch.get(this.offset) ?? findRecord(this.dbs, this.topic, this.partition, this.offset);
       this.stored = stored === undefined ? null : toRecord(this.topic, this.partition, this.offset, stored);
     }
     return this.stored;

@@ -58,13 +58,18 @@ describe('LmdbEventLog', () => {
       assert.deepEqual(view(await poll(true)), view(eager));
       assert.equal(view(eager)[0]!.value, 'a1');
 
-      // Read lazily, then compacted away before its value was used: it reads as a tombstone (a
-      // later record of its key follows), where the eager copy had kept the value.
-      const lazy = await poll(true);
-      assert.equal(lazy[1]!.value, null, 'b is a tombstone');
+      // A record's batch is read once, when the first of its records is used: records used later
+      // give what the batch held then, as an eager poll would have.
+      const used = await poll(true);
+      assert.equal(used[1]!.value, null, 'b is a tombstone');
+      // Polled lazily, then compacted away before any value was used: a removed record reads as a
+      // tombstone (a later record of its key follows), a kept one as before, though compaction
+      // split its batch; the eager copy kept every value.
+      const unused = await poll(true);
       assert.deepEqual(await log.compact('l'), { removed: 2 }); // a1, and b's tombstone (its timestamp is long past retention)
-      assert.equal(lazy[0]!.value, null);
-      assert.equal(lazy[2]!.value?.toString(), 'a2');
+      assert.equal(unused[0]!.value, null);
+      assert.equal(unused[2]!.value?.toString(), 'a2');
+      assert.equal(used[0]!.value?.toString(), 'a1');
       assert.equal(eager[0]!.value?.toString(), 'a1');
     });
   });
@@ -172,42 +177,61 @@ describe('LmdbEventLog', () => {
     }
   });
 
-  it('stores record envelopes with shared msgpack structures, and still reads records that define theirs inline', async () => {
+  it('stores the records of an append as one batch per partition, and still reads a log written a record per entry', async () => {
     const dir = tempDir();
     try {
       const log = createLmdbEventLog({ path: dir });
-      await log.ensureTopic({ name: 't', partitions: 1, compacted: true });
-      await log.append('t', [rec('a', 0, 'a1', 1000), { ...rec('b', 0, 'b1', 1001), headers: { traceparent: 'tp' } }, rec('c', 0, 'c1', 1002)]);
+      await log.ensureTopic({ name: 't', partitions: 2, compacted: true });
       await log.close();
 
+      // A log from before batches: one entry per record under [topic, partition, offset], its
+      // envelope's msgpack structure either inline (lmdb-js's default, before shared structures)
+      // or shared; the key index and the end offset as such a log kept them.
       const root = open({ path: dir });
-      const raw = root.openDB<Buffer, [string, number, number]>('records', { encoding: 'binary' });
-      // 0xd4 0x72 opens an inline record definition (msgpackr's "r" extension): every record paid it before.
-      const inline = (offset: number): boolean => raw.get(['t', 0, offset])!.subarray(0, 2).equals(Buffer.from([0xd4, 0x72]));
-      assert.deepEqual([0, 1, 2].map(inline), [false, false, false], 'new records refer to shared structures');
-      // Records written before: lmdb-js's default msgpack handle defines each record's structure inline.
-      const legacy = root.openDB<{ k: string; v: Buffer; h: Record<string, string>; t: number }, [string, number, number]>('records', {});
+      type Envelope = { k: string; v: Buffer | null; h: Record<string, string>; t: number };
+      const inline = root.openDB<Envelope, [string, number, number]>('records', {});
+      const shared = root.openDB<Envelope, [string, number, number]>('records', { sharedStructuresKey: Symbol.for('structures') });
+      const keyIndex = root.openDB<[number, number], Buffer>('key-index', { keyEncoding: 'binary' });
+      const ends = root.openDB<number, [string, number]>('end-offsets', {});
       await root.childTransaction(() => {
-        legacy.putSync(['t', 0, 0], { k: 'a', v: Buffer.from('a1'), h: {}, t: 1000 });
-        legacy.putSync(['t', 0, 2], { k: 'c', v: Buffer.from('c1'), h: { x: 'y' }, t: 1002 });
+        inline.putSync(['t', 0, 0], { k: 'a', v: Buffer.from('a1'), h: {}, t: 1000 });
+        shared.putSync(['t', 0, 1], { k: 'b', v: Buffer.from('b1'), h: { traceparent: 'tp' }, t: 1001 });
+        inline.putSync(['t', 0, 2], { k: 'c', v: Buffer.from('c1'), h: { x: 'y' }, t: 1002 });
+        ['a', 'b', 'c'].forEach((k, offset) => keyIndex.putSync(Buffer.from(`t\0${k}`), [0, offset]));
+        ends.putSync(['t', 0], 3);
       });
-      assert.deepEqual([0, 1, 2].map(inline), [true, false, true]);
       await root.close();
 
       const reopened = createLmdbEventLog({ path: dir });
       try {
-        const read = async () => (await reopened.read('t', 0, 0, 10)).map((r) => [r.offset, r.key, Buffer.isBuffer(r.value) && r.value.toString(), r.headers, r.timestamp]);
-        const expected = [
+        const read = async () => (await reopened.read('t', 0, 0, 10)).map((r) => [r.offset, r.key, r.value?.toString() ?? null, r.headers, r.timestamp]);
+        const legacy = [
           [0, 'a', 'a1', {}, 1000],
           [1, 'b', 'b1', { traceparent: 'tp' }, 1001],
           [2, 'c', 'c1', { x: 'y' }, 1002],
         ];
-        assert.deepEqual(await read(), expected);
-        await reopened.append('t', [rec('d', 0, 'd1', 1003)]);
-        assert.deepEqual(await read(), [...expected, [3, 'd', 'd1', {}, 1003]], 'old and new records interleave');
+        assert.deepEqual(await read(), legacy);
+        await reopened.append('t', [rec('d', 0, 'd1', 1003), rec('e', 1, 'e1', 1004), rec('f', 0, 'f1', 1005)]);
+        assert.deepEqual(await read(), [...legacy, [3, 'd', 'd1', {}, 1003], [4, 'f', 'f1', {}, 1005]], 'old and new entries follow each other');
+        assert.deepEqual((await reopened.read('t', 0, 4, 10)).map((r) => r.key), ['f'], 'a read from the middle of a batch starts there');
+        assert.deepEqual(await reopened.append('t', [rec('b', 0, 'b2')], { dedupe: true }), [{ partition: 0, offset: 1, duplicate: true }]);
+        // Compaction removes a superseded legacy record and splits a batch around a superseded one.
+        await reopened.append('t', [rec('a', 0, 'a2', 1006), rec('d', 0, 'd2', 1007)]);
+        assert.deepEqual(await reopened.compact('t'), { removed: 2 });
+        assert.deepEqual((await read()).map(([offset, key]) => [offset, key]), [[1, 'b'], [2, 'c'], [4, 'f'], [5, 'a'], [6, 'd']]);
+        const lazy = reopened.consumer({ group: 'g', topic: 't', lazyValues: true });
+        const polled = await lazy.poll({ timeoutMs: 100 });
+        await lazy.close();
+        assert.deepEqual(polled.filter((r) => r.partition === 0).map((r) => [r.offset, r.key]), [[1, 'b'], [2, 'c'], [4, 'f'], [5, 'a'], [6, 'd']], 'a lazy read counts the same records from the keys');
       } finally {
         await reopened.close();
       }
+
+      // On disk: one entry per partition and append, keyed [topic, partition, last, base].
+      const after = open({ path: dir });
+      const keys = [...after.openDB<unknown, (string | number)[]>('records', {}).getKeys({ start: ['t'], end: ['t', 99] })];
+      await after.close();
+      assert.deepEqual(keys, [['t', 0, 1], ['t', 0, 2], ['t', 0, 4, 4], ['t', 0, 6, 5], ['t', 1, 0, 0]]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
