@@ -140,6 +140,8 @@ export function eventLogContract(name: string, factory: EventLogFactory): void {
         { partition: 0, offset: 1, duplicate: false },
       ]);
       assert.deepEqual((await log.read(t, 0, 0, 10)).map((r) => [r.key, r.value?.toString()]), [['a', 'v-a'], ['c', 'v-c']]);
+      // A partition that got only duplicates got nothing.
+      assert.deepEqual((await log.read(t, 1, 0, 10)).map((r) => r.key), ['b']);
       // Without dedupe the same key is appended again (a new version of the key).
       assert.deepEqual(await log.append(t, [rec('a', 0, 'v2')]), [{ partition: 0, offset: 2, duplicate: false }]);
     });
