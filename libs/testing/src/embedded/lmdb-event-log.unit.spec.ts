@@ -90,6 +90,21 @@ describe('LmdbEventLog', () => {
     });
   });
 
+  it('deduplicates and compacts keys too long for an LMDB key (indexed by their hash)', async () => {
+    await withLog(async (log) => {
+      await log.ensureTopic({ name: 'long', partitions: 1, compacted: true });
+      const [a, b] = ['a', 'b'].map((c) => `${c}${'é'.repeat(1500)}`); // 3,001 bytes of UTF-8 each, alike up to the first character
+      assert.deepEqual(await log.append('long', [rec(a!, 0, 'a1'), rec(b!, 0, 'b1'), rec(a!, 0, 'a-again')], { dedupe: true }), [
+        { partition: 0, offset: 0, duplicate: false },
+        { partition: 0, offset: 1, duplicate: false },
+        { partition: 0, offset: 0, duplicate: true },
+      ]);
+      await log.append('long', [rec(a!, 0, 'a2')]);
+      assert.deepEqual(await log.compact('long'), { removed: 1 });
+      assert.deepEqual((await log.read('long', 0, 0, 10)).map((r) => [r.offset, r.value?.toString()]), [[1, 'b1'], [2, 'a2']]);
+    });
+  });
+
   it('compacts past a chunk boundary and leaves a delete-policy topic alone', async () => {
     await withLog(async (log) => {
       await log.ensureTopic({ name: 'big', partitions: 1, compacted: true });
