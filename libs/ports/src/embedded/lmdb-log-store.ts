@@ -41,8 +41,9 @@ export interface StoredValue {
  * Records are stored in batches, as Kafka's record batches: the records one append gave one
  * partition are one LMDB entry, keyed `[topic, partition, lastOffset, baseOffset]` and holding
  * their envelopes in offset order (dense: compaction splits a batch where it removes records). One
- * entry per partition and append instead of one per record makes an append ~2 µs cheaper per
- * record and a read one cursor step per batch (bench/results/pipeline.md, "Session 9"). Keying by
+ * entry per partition and append instead of one per record takes ~1 µs off an append and off a
+ * read per record in a microbench, and ~15 µs of server CPU off an event end to end, which is
+ * appended three times and read five (docs/decisions.md, "The embedded log's layout"). Keying by
  * the *last* offset lets a range from `[topic, partition, from]` start at the batch holding `from`,
  * and the base offset in the key lets a reader that wants no values (`lazyValues`) count a batch's
  * records from its key alone. A log written before batches has `[topic, partition, offset]` entries
@@ -115,11 +116,11 @@ export function readEnds(dbs: LogDbs, topic: string, partitions: number): number
 /**
  * Up to `limit` records of one partition from `from` (inclusive); compaction gaps are skipped.
  *
- * `lazy` (a consumer's `lazyValues`): only the batch keys are read here, and each record reads its
- * batch the first time its key, value, headers or timestamp is used (once for all the records of
- * that batch). Records are immutable once written, so the later read gives what this one would
- * have; a record that compaction removed meanwhile (a later record of its key exists) reads as a
- * tombstone.
+ * `lazy` (a consumer's `lazyValues`): only the batch keys are read here, and the first use of a
+ * record's key, value, headers or timestamp reads its whole batch, once for all the records read
+ * from it. Records are immutable once written, so the later read gives what this one would have;
+ * a record that compaction removed before its batch was read (a later record of its key exists)
+ * reads as a tombstone.
  */
 export function readPartition(dbs: LogDbs, topic: string, partition: number, from: number, limit: number, lazy = false): StoredRecord[] {
   const out: StoredRecord[] = [];
