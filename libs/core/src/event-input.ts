@@ -9,7 +9,7 @@ import type { AttributeValue, EventEnvelope, EventMetadata, EventType, JsonValue
 import { isIdentifier, validateEventId, validateKey, validateNamespace, validateTenant } from './ids.js';
 import type { Limits } from './limits.js';
 import { sortedRecord, sortedUnique } from './records.js';
-import { utf8ByteLength } from './utf8.js';
+import { utf8BytesOver } from './utf8.js';
 
 export interface EventInputContext {
   /** From the caller's credentials. */
@@ -80,8 +80,8 @@ function jsonField(object: RawObject, field: 'value' | 'patch', type: string, li
   }
   const value = object[field];
   if (!isJsonValue(value, 1)) throw invalid(field, `must be JSON nested at most ${MAX_JSON_DEPTH} deep, with finite numbers`);
-  const bytes = utf8ByteLength(JSON.stringify(value));
-  if (bytes > limits.maxValueBytes) throw new LimitExceededError(`${field} size`, bytes, limits.maxValueBytes, undefined, { field });
+  const bytes = utf8BytesOver(JSON.stringify(value), limits.maxValueBytes);
+  if (bytes !== undefined) throw new LimitExceededError(`${field} size`, bytes, limits.maxValueBytes, undefined, { field });
   return value;
 }
 

@@ -4,7 +4,7 @@
  */
 import { LimitExceededError, ValidationError } from './errors.js';
 import type { Limits } from './limits.js';
-import { utf8ByteLength, utf8Bytes } from './utf8.js';
+import { utf8BytesOver, utf8Bytes } from './utf8.js';
 
 export interface EntityRef {
   tenant: string;
@@ -50,8 +50,8 @@ export function validateNamespace(namespace: unknown, limits: Limits): string {
   if (typeof namespace !== 'string') {
     throw new ValidationError('invalid_namespace', `namespace must be a string, got ${describe(namespace)}`, { field: 'namespace' });
   }
-  const bytes = utf8ByteLength(namespace);
-  if (bytes > limits.maxNamespaceLength) {
+  const bytes = utf8BytesOver(namespace, limits.maxNamespaceLength);
+  if (bytes !== undefined) {
     throw new LimitExceededError('namespace length', bytes, limits.maxNamespaceLength, undefined, { field: 'namespace' });
   }
   const error = namespaceSyntaxError(namespace);
@@ -63,8 +63,8 @@ export function validateKey(key: unknown, limits: Limits): string {
   if (typeof key !== 'string') {
     throw new ValidationError('invalid_key', `key must be a string, got ${describe(key)}`, { field: 'key' });
   }
-  const bytes = utf8ByteLength(key);
-  if (bytes > limits.maxKeyLength) {
+  const bytes = utf8BytesOver(key, limits.maxKeyLength);
+  if (bytes !== undefined) {
     throw new LimitExceededError('key length', bytes, limits.maxKeyLength, undefined, { field: 'key' });
   }
   if (!KEY_PATTERN.test(key)) {

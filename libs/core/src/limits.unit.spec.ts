@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_LIMITS } from './limits.js';
-import { utf8ByteLength } from './utf8.js';
+import { utf8ByteLength, utf8BytesOver } from './utf8.js';
 
 describe('DEFAULT_LIMITS', () => {
   it('has the documented defaults and allows no client vectors', () => {
@@ -27,5 +27,18 @@ describe('utf8ByteLength', () => {
     for (const s of ['', 'abc', 'é', '€', '😀', 'a😀b', '\ud800', '\udc00x', '\ud800\ud800', 'x\ud83d']) {
       assert.equal(utf8ByteLength(s), new TextEncoder().encode(s).length, JSON.stringify(s));
     }
+  });
+});
+
+describe('utf8BytesOver', () => {
+  it('gives the byte length only past the limit, counting multi-byte characters', () => {
+    assert.equal(utf8BytesOver('abc', 3), undefined);
+    assert.equal(utf8BytesOver('abcd', 3), 4);
+    assert.equal(utf8BytesOver('ééé', 6), undefined, '3 units that could be 9 bytes are counted: 6');
+    assert.equal(utf8BytesOver('ééé', 5), 6);
+    assert.equal(utf8BytesOver('€€', 5), 6);
+    assert.equal(utf8BytesOver('😀😀', 8), undefined);
+    assert.equal(utf8BytesOver('😀😀', 7), 8);
+    assert.equal(utf8BytesOver('é'.repeat(100), 300), undefined, 'short enough not to count');
   });
 });
