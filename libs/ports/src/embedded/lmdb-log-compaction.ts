@@ -8,7 +8,7 @@
  * seen in two partitions keeps only its newest copy (Kafka would keep one per partition; Engram
  * derives the partition from the key, so this does not arise).
  */
-import { MAX_OFFSET, batchBounds, batchRecords, indexKey, requireTopic, type BatchKey, type BatchValue, type LogDbs } from './lmdb-log-store.js';
+import { MAX_OFFSET, batchBounds, batchRecords, indexKey, requireTopic, type BatchKey, type BatchValue, type LogDbs, type StoredValue } from './lmdb-log-store.js';
 
 /** Records examined per write transaction (whole batches, so a little more): small enough not to hold the writer lock for long. */
 const CHUNK = 1000;
@@ -53,16 +53,7 @@ function compactChunk(
   for (const { key, value } of entries) {
     const [base] = batchBounds(key);
     const values = batchRecords(value);
-    const keep = values.map((stored, i) => {
-      const ik = indexKey(topic, stored.k);
-      const latest = dbs.keyIndex.get(ik);
-      if (latest === undefined || latest[0] !== partition || latest[1] !== base + i) return false;
-      if (stored.v === null && stored.t < tombstoneCutoff) {
-        dbs.keyIndex.removeSync(ik);
-        return false;
-      }
-      return true;
-    });
+    const keep = values.map((stored, i) => survives(dbs, topic, partition, base + i, stored, tombstoneCutoff));
     const kept = keep.filter(Boolean).length;
     if (kept === values.length) continue;
     removed += values.length - kept;
@@ -81,4 +72,20 @@ function compactChunk(
   }
   const last = entries[entries.length - 1];
   return { removed, next: examined >= CHUNK && last !== undefined ? batchBounds(last.key)[1] + 1 : undefined };
+}
+
+/**
+ * Whether compaction keeps the record at `offset`: it is the latest copy of its key, and not a
+ * tombstone past the delete retention. Such a tombstone takes its key out of the index too, so
+ * the key is new again for dedupe.
+ */
+function survives(dbs: LogDbs, topic: string, partition: number, offset: number, stored: StoredValue, tombstoneCutoff: number): boolean {
+  const ik = indexKey(topic, stored.k);
+  const latest = dbs.keyIndex.get(ik);
+  if (latest === undefined || latest[0] !== partition || latest[1] !== offset) return false;
+  if (stored.v === null && stored.t < tombstoneCutoff) {
+    dbs.keyIndex.removeSync(ik);
+    return false;
+  }
+  return true;
 }
