@@ -50,16 +50,20 @@ export function specDifferences(existing: TopicShape, spec: TopicSpec): string[]
 
 /** One record of an append; `index` is its position in the batch, for the message. */
 export function checkRecord(topic: string, spec: TopicShape, record: LogRecord, index: number): void {
-  const bad = (why: string): ValidationError => new ValidationError('invalid_record', `record ${index} for topic ${topic}: ${why}`, { topic, index });
-  if (record === null || typeof record !== 'object') throw bad('not an object');
-  if (typeof record.key !== 'string') throw bad('key must be a string');
-  if (record.value !== null && !(record.value instanceof Uint8Array)) throw bad('value must be a Buffer or null');
-  if (record.timestamp !== undefined && !Number.isFinite(record.timestamp)) throw bad('timestamp must be a finite number');
+  if (record === null || typeof record !== 'object') throw badRecord(topic, index, 'not an object');
+  if (typeof record.key !== 'string') throw badRecord(topic, index, 'key must be a string');
+  if (record.value !== null && !(record.value instanceof Uint8Array)) throw badRecord(topic, index, 'value must be a Buffer or null');
+  if (record.timestamp !== undefined && !Number.isFinite(record.timestamp)) throw badRecord(topic, index, 'timestamp must be a finite number');
   if (record.headers !== undefined) {
-    if (record.headers === null || typeof record.headers !== 'object') throw bad('headers must be an object');
-    for (const v of Object.values(record.headers)) if (typeof v !== 'string') throw bad('header values must be strings');
+    if (record.headers === null || typeof record.headers !== 'object') throw badRecord(topic, index, 'headers must be an object');
+    for (const v of Object.values(record.headers)) if (typeof v !== 'string') throw badRecord(topic, index, 'header values must be strings');
   }
   checkPartition(topic, spec, record.partition);
+}
+
+// A function of the module, not a closure made per record: every record of every append is checked.
+function badRecord(topic: string, index: number, why: string): ValidationError {
+  return new ValidationError('invalid_record', `record ${index} for topic ${topic}: ${why}`, { topic, index });
 }
 
 /** A requested topic spec, with its defaults filled in. */
