@@ -73,6 +73,19 @@ function isJsonValue(value: unknown, depth: number): value is JsonValue {
   return false;
 }
 
+/**
+ * The JSON text of the object values and patches parsed here: the size check serialises each one,
+ * and the Avro codec writes the very same text to the log (`valueJson`, `patchJson`), so it takes
+ * it from here instead of serialising again (~1 µs per event of a ~300-byte value). JSON values are
+ * never changed in place in Engram (json-merge-patch.ts builds new ones), so a text cannot go stale.
+ */
+const jsonTexts = new WeakMap<object, string>();
+
+/** The JSON text of `value` when this module parsed it (an object or array), else undefined. */
+export function knownJsonText(value: JsonValue): string | undefined {
+  return typeof value === 'object' && value !== null ? jsonTexts.get(value) : undefined;
+}
+
 /** `value` and `patch`: null is meaningful here, only a missing member is missing. */
 function jsonField(object: RawObject, field: 'value' | 'patch', type: string, limits: Limits): JsonValue {
   if (!Object.hasOwn(object, field) || object[field] === undefined) {
@@ -80,8 +93,10 @@ function jsonField(object: RawObject, field: 'value' | 'patch', type: string, li
   }
   const value = object[field];
   if (!isJsonValue(value, 1)) throw invalid(field, `must be JSON nested at most ${MAX_JSON_DEPTH} deep, with finite numbers`);
-  const bytes = utf8BytesOver(JSON.stringify(value), limits.maxValueBytes);
+  const text = JSON.stringify(value);
+  const bytes = utf8BytesOver(text, limits.maxValueBytes);
   if (bytes !== undefined) throw new LimitExceededError(`${field} size`, bytes, limits.maxValueBytes, undefined, { field });
+  if (typeof value === 'object' && value !== null) jsonTexts.set(value, text);
   return value;
 }
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEventInput } from './event-input.js';
+import { knownJsonText, parseEventInput } from './event-input.js';
 import type { EventInputContext } from './event-input.js';
 import { EngramError } from './errors.js';
 import { DEFAULT_LIMITS } from './limits.js';
@@ -172,5 +172,22 @@ describe('parseEventInput: limits', () => {
     // JSON of 'é'.repeat(5) is 2 quote bytes + 10 bytes.
     const event = parseEventInput({ ...base, type: 'MemoryWritten', value: 'é'.repeat(5) }, ctx({ maxValueBytes: 12 }));
     assert.equal(event.type === 'MemoryWritten' && event.value, 'ééééé');
+  });
+});
+
+describe('knownJsonText', () => {
+  it('holds the JSON text of object values and patches parsed here, and nothing else', () => {
+    const value = { b: [1, 'two', null], a: { nested: true }, s: 'é' };
+    const written = parseEventInput({ ...base, type: 'MemoryWritten', value }, ctx());
+    assert.equal(written.type === 'MemoryWritten' && knownJsonText(written.value), JSON.stringify(value));
+    const patched = parseEventInput({ ...base, type: 'MemoryPatched', patch: [3, 4] }, ctx());
+    assert.equal(patched.type === 'MemoryPatched' && knownJsonText(patched.patch), '[3,4]');
+    const scalar = parseEventInput({ ...base, type: 'MemoryWritten', value: 'text' }, ctx());
+    assert.equal(scalar.type === 'MemoryWritten' && knownJsonText(scalar.value), undefined, 'a scalar is serialised again, cheaply');
+    assert.equal(knownJsonText({ ...value }), undefined, 'an equal object that was not parsed here');
+    // A value refused for its size leaves nothing behind.
+    const big = { note: 'x'.repeat(100) };
+    failure({ ...base, type: 'MemoryWritten', value: big }, ctx({ maxValueBytes: 50 }));
+    assert.equal(knownJsonText(big), undefined);
   });
 });

@@ -3,7 +3,7 @@
  * `type` discriminator becomes the payload union branch of the same name; JSON values travel as
  * JSON text; optional fields are null in Avro and omitted in TypeScript.
  */
-import type { AttributeValue, EventMetadata, EventType, JsonValue, MemoryEvent, TraceContext } from '@engram/core';
+import { knownJsonText, type AttributeValue, type EventMetadata, type EventType, type JsonValue, type MemoryEvent, type TraceContext } from '@engram/core';
 import type { SchemaRegistry } from '@engram/ports';
 import { createEventCodec } from './event-codec.js';
 import type { EventCodec } from './event-codec.js';
@@ -93,8 +93,13 @@ function payloadToAvro(event: MemoryEvent): AvroPayload {
   }
 }
 
-/** JSON text of a value; refuses what JSON cannot carry (undefined, functions, symbols). */
+/**
+ * JSON text of a value; refuses what JSON cannot carry (undefined, functions, symbols). A value that
+ * ingest parsed comes with its text already made (core's event-input.ts, `knownJsonText`).
+ */
 export function jsonText(value: JsonValue): string {
+  const known = knownJsonText(value);
+  if (known !== undefined) return known;
   const text = JSON.stringify(value) as string | undefined;
   if (text === undefined) throw new TypeError(`${typeof value} is not a JSON value`);
   return text;
