@@ -8,7 +8,7 @@
  * seen in two partitions keeps only its newest copy (Kafka would keep one per partition; Engram
  * derives the partition from the key, so this does not arise).
  */
-import { MAX_OFFSET, batchBounds, batchRecords, indexKey, requireTopic, type BatchKey, type BatchValue, type LogDbs, type StoredValue } from './lmdb-log-store.js';
+import { batchBounds, batchRecords, batchesFrom, indexKey, requireTopic, type BatchKey, type BatchValue, type LogDbs, type StoredValue } from './lmdb-log-store.js';
 
 /** Records examined per write transaction (whole batches, so a little more): small enough not to hold the writer lock for long. */
 const CHUNK = 1000;
@@ -44,7 +44,7 @@ function compactChunk(
   // Collect first, rewrite after: changing entries under a live cursor is not something to rely on.
   const entries: Array<{ key: BatchKey; value: BatchValue }> = [];
   let examined = 0;
-  for (const entry of dbs.records.getRange({ start: [topic, partition, from], end: [topic, partition, MAX_OFFSET] })) {
+  for (const entry of dbs.records.getRange(batchesFrom(topic, partition, from))) {
     entries.push(entry);
     examined += batchRecords(entry.value).length;
     if (examined >= CHUNK) break;

@@ -18,7 +18,7 @@ import { checkName, type TopicShape } from '../log-validation.js';
 export { checkName, checkOffsets, checkPartition, specDifferences } from '../log-validation.js';
 
 /** Past the last offset of any partition; the exclusive end of a partition's range. */
-export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
+const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 
 /** A topic's spec as stored. */
 export type StoredTopic = TopicShape;
@@ -59,6 +59,11 @@ export function batchBounds(key: BatchKey): [number, number] {
 }
 
 export const batchRecords = (value: BatchValue): StoredValue[] => (Array.isArray(value) ? value : [value]);
+
+/** The batch entries of one partition from the batch that holds offset `from` on. */
+export function batchesFrom(topic: string, partition: number, from: number): { start: BatchKey; end: BatchKey } {
+  return { start: [topic, partition, from], end: [topic, partition, MAX_OFFSET] };
+}
 
 export interface LogDbs {
   root: RootDatabase;
@@ -125,11 +130,11 @@ export function readEnds(dbs: LogDbs, topic: string, partitions: number): number
 export function readPartition(dbs: LogDbs, topic: string, partition: number, from: number, limit: number, lazy = false): StoredRecord[] {
   const out: StoredRecord[] = [];
   if (limit <= 0) return out;
-  const range = { start: [topic, partition, from] as BatchKey, end: [topic, partition, MAX_OFFSET] as BatchKey };
+  const range = batchesFrom(topic, partition, from);
   if (lazy) {
     for (const key of dbs.records.getKeys(range)) {
       const [base, last] = batchBounds(key);
-      const batch = new BatchRef(dbs, key);
+      const batch = new BatchRef(dbs, key, base);
       for (let offset = Math.max(base, from); offset <= last && out.length < limit; offset++) {
         out.push(new LazyRecord(dbs, batch, topic, partition, offset));
       }
@@ -150,7 +155,7 @@ export function readPartition(dbs: LogDbs, topic: string, partition: number, fro
 
 /** The record at `offset`, wherever its batch is now (compaction may have split it); undefined if removed. */
 function findRecord(dbs: LogDbs, topic: string, partition: number, offset: number): StoredValue | undefined {
-  for (const { key, value } of dbs.records.getRange({ start: [topic, partition, offset], end: [topic, partition, MAX_OFFSET], limit: 1 })) {
+  for (const { key, value } of dbs.records.getRange({ ...batchesFrom(topic, partition, offset), limit: 1 })) {
     const [base] = batchBounds(key);
     return offset >= base ? batchRecords(value)[offset - base] : undefined;
   }
@@ -168,7 +173,8 @@ class BatchRef {
 
   constructor(
     private readonly dbs: LogDbs,
-    readonly key: BatchKey,
+    private readonly key: BatchKey,
+    private readonly base: number,
   ) {}
 
   get(offset: number): StoredValue | null {
@@ -176,7 +182,7 @@ class BatchRef {
       const value = this.dbs.records.get(this.key);
       this.values = value === undefined ? null : batchRecords(value);
     }
-    return this.values === null ? null : (this.values[offset - batchBounds(this.key)[0]] ?? null);
+    return this.values === null ? null : (this.values[offset - this.base] ?? null);
   }
 }
 
