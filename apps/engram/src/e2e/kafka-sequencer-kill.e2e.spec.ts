@@ -66,24 +66,28 @@ withEngine('sequencer killed repeatedly (kafka)', 'kafka', 'ENGRAM_KAFKA_BROKERS
         const accepted = new Set<string>();
         let resent = 0;
         let stop = false;
+        const batch = (w: number, n: number) =>
+          Array.from({ length: 10 }, (_, i) => ({
+            eventId: `w${w}-n${n}-e${i}`,
+            type: 'MemoryWritten',
+            namespace: 'seq',
+            key: `k${(n + i) % 12}`,
+            value: { w, n, i },
+            text: `writer ${w} note ${n} item ${i}`,
+            actor: `writer-${w}`,
+          }));
+        const postTo = async (client: typeof a, events: ReturnType<typeof batch>): Promise<Json[]> => {
+          const response = await resending(() => client<Json>('POST', '/v1/events', { events }));
+          assert.equal(response.status, 202, JSON.stringify(response.body));
+          return response.body.results as Json[];
+        };
         const writer = async (w: number) => {
           for (let n = 0; !stop; n++) {
-            const events = Array.from({ length: 10 }, (_, i) => ({
-              eventId: `w${w}-n${n}-e${i}`,
-              type: 'MemoryWritten',
-              namespace: 'seq',
-              key: `k${(n + i) % 12}`,
-              value: { w, n, i },
-              text: `writer ${w} note ${n} item ${i}`,
-              actor: `writer-${w}`,
-            }));
-            const first = await resending(() => a<Json>('POST', '/v1/events', { events }));
-            assert.equal(first.status, 202, JSON.stringify(first.body));
+            const events = batch(w, n);
+            await postTo(a, events);
             for (const e of events) accepted.add(e.eventId);
             // The same batch again, through the other ingest process.
-            const again = await resending(() => b<Json>('POST', '/v1/events', { events }));
-            assert.equal(again.status, 202, JSON.stringify(again.body));
-            resent += (again.body.results as Json[]).filter((r) => r.status === 'accepted').length;
+            resent += (await postTo(b, events)).filter((r) => r.status === 'accepted').length;
           }
         };
         const writers = [0, 1].map(writer);
@@ -98,12 +102,28 @@ withEngine('sequencer killed repeatedly (kafka)', 'kafka', 'ENGRAM_KAFKA_BROKERS
         assert.ok(resent > 0, 'some re-sent events reached memory-events as new records');
 
         const topics = createTopics({ prefix: config.topicPrefix, partitions: config.partitions });
+        const group = createConsumerGroups(config.topicPrefix).enrichment;
         const codecs = await createPipelineCodecs(ports.registry, topics);
-        // Wait until the last sequencer has consumed all of memory-events (no transactions there: end = last + 1).
-        await eventually(async () => {
-          const [end, committed] = await Promise.all([ports.log.endOffsets(topics.events), ports.log.committedOffsets(createConsumerGroups(config.topicPrefix).enrichment, topics.events)]);
-          return end.every((e, p) => committed[p] === e) ? true : undefined;
-        }, 90_000);
+        // The last sequencer has consumed all of memory-events (no transactions there: end = last + 1).
+        const caughtUp = async (): Promise<void> => {
+          let seen = 'nothing';
+          await eventually(async () => {
+            const [end, committed] = await Promise.all([ports.log.endOffsets(topics.events), ports.log.committedOffsets(group, topics.events)]);
+            seen = `end offsets ${JSON.stringify(end)}, committed ${JSON.stringify(committed)}`;
+            return end.every((e, p) => committed[p] === e) ? true : undefined;
+          }, 90_000).catch((error: Error) => {
+            throw new Error(`${error.message}; last seen: ${seen}`);
+          });
+        };
+        await caughtUp();
+        // Last, a batch re-sent to a sequencer that has caught up: the copies come alone, every
+        // record a duplicate, and the sequencer must still commit past them.
+        const last = batch(9, 0);
+        await postTo(a, last);
+        for (const e of last) accepted.add(e.eventId);
+        await caughtUp();
+        assert.equal((await postTo(b, last)).filter((r) => r.status === 'accepted').length, last.length, 'the last batch reached memory-events twice');
+        await caughtUp();
 
         const events = await readAll(ports.log, topics.events, topics.partitions);
         const enriched = await readAll(ports.log, topics.enriched, topics.partitions);

@@ -164,7 +164,8 @@ export function createKafkaEventLog(options: KafkaEventLogOptions): EventLog {
     }
     let offsets: number[];
     try {
-      offsets = fresh.length === 0 ? [] : await send(fresh);
+      // Even with nothing fresh, `send` runs: an append that carries a commit must still commit.
+      offsets = await send(fresh);
       settle.resolve(offsets);
     } catch (error) {
       fresh.forEach((r) => byPartition.get(r.partition)!.keys.delete(r.key));
@@ -198,7 +199,7 @@ export function createKafkaEventLog(options: KafkaEventLogOptions): EventLog {
         await transactional.ready();
       }
       const send = async (batch: LogRecord[]): Promise<number[]> => {
-        if (commit === undefined) return producer.send(topic, batch);
+        if (commit === undefined) return batch.length === 0 ? [] : producer.send(topic, batch);
         try {
           return await transactional.send(topic, batch, commit);
         } catch (error) {
@@ -207,7 +208,7 @@ export function createKafkaEventLog(options: KafkaEventLogOptions): EventLog {
         }
       };
       if (appendOptions.dedupe === true) return appendDeduped(topic, records, send);
-      const offsets = records.length === 0 && commit === undefined ? [] : await send(records);
+      const offsets = await send(records);
       return records.map((r, i) => ({ partition: r.partition, offset: offsets[i]!, duplicate: false }));
     },
 

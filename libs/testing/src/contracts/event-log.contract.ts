@@ -163,6 +163,19 @@ export function eventLogContract(name: string, factory: EventLogFactory): void {
       assert.deepEqual((await log.read(output, 0, 0, 10)).map((r) => r.key), ['x'], 'the failed append stored nothing');
     });
 
+    it('commits consumer offsets with a deduplicated append whose records are all duplicates', async () => {
+      // The sequencer's case: a batch of re-sent events appends nothing, yet its input is consumed.
+      const input = await topic('in-dup', 1);
+      const output = await topic('out-dup', 1);
+      const group = unique('group');
+      await log.append(input, [rec('x', 0), rec('x', 0)]);
+      await log.append(output, [rec('x', 0)], { dedupe: true, commit: { group, topic: input, offsets: [{ partition: 0, offset: 1 }] } });
+      const again = await log.append(output, [rec('x', 0)], { dedupe: true, commit: { group, topic: input, offsets: [{ partition: 0, offset: 2 }] } });
+      assert.deepEqual(again, [{ partition: 0, offset: 0, duplicate: true }]);
+      await eventually(async () => JSON.stringify(await log.committedOffsets(group, input)) === '[2]', 'the committed offsets [2]');
+      assert.deepEqual((await log.read(output, 0, 0, 10)).map((r) => r.key), ['x'], 'the duplicate stored nothing');
+    });
+
     it('resumes a group from its committed offset', async () => {
       const t = await topic('resume', 1);
       const group = unique('group');
