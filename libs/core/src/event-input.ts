@@ -8,6 +8,7 @@ import { EVENT_TYPES } from './events.js';
 import type { AttributeValue, EventEnvelope, EventMetadata, EventType, JsonValue, MemoryEvent } from './events.js';
 import { isIdentifier, validateEventId, validateKey, validateNamespace, validateTenant } from './ids.js';
 import type { Limits } from './limits.js';
+import { withFields } from './objects.js';
 import { sortedRecord, sortedUnique } from './records.js';
 import { utf8BytesOver } from './utf8.js';
 
@@ -250,20 +251,21 @@ export function parseEventInput(raw: unknown, ctx: EventInputContext): MemoryEve
   const expiresAt = get(raw, 'expiresAt');
   if (expiresAt !== undefined) envelope.expiresAt = parseExpiresAt(expiresAt);
 
+  // Object.assign onto the envelope, not `{ ...envelope, type, … }`: see withFields (objects.ts).
   switch (type) {
     case 'MemoryWritten':
-      return { ...envelope, type, value: jsonField(raw, 'value', type, limits) };
+      return withFields(envelope, { type, value: jsonField(raw, 'value', type, limits) });
     case 'MemoryPatched':
-      return { ...envelope, type, patch: jsonField(raw, 'patch', type, limits) };
+      return withFields(envelope, { type, patch: jsonField(raw, 'patch', type, limits) });
     case 'MemoryDeleted':
-      return { ...envelope, type };
+      return withFields(envelope, { type });
     case 'CounterIncremented': {
       const delta = required(raw, 'delta', type);
       if (typeof delta !== 'number' || !Number.isSafeInteger(delta) || delta === 0) throw invalid('delta', 'must be a non-zero safe integer');
-      return { ...envelope, type, delta };
+      return withFields(envelope, { type, delta });
     }
     case 'SetElementsAdded':
     case 'SetElementsRemoved':
-      return { ...envelope, type, elements: parseElements(required(raw, 'elements', type), limits) };
+      return withFields(envelope, { type, elements: parseElements(required(raw, 'elements', type), limits) });
   }
 }

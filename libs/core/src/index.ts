@@ -8,3 +8,4 @@ export * from './json-merge-patch.js';
 export * from './crdt.js';
 export * from './fold.js';
 export * from './event-input.js';
+export * from './objects.js';

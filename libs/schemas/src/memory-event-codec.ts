@@ -3,7 +3,7 @@
  * `type` discriminator becomes the payload union branch of the same name; JSON values travel as
  * JSON text; optional fields are null in Avro and omitted in TypeScript.
  */
-import { knownJsonText, type AttributeValue, type EventMetadata, type EventType, type JsonValue, type MemoryEvent, type TraceContext } from '@engram/core';
+import { knownJsonText, withFields, type AttributeValue, type EventEnvelope, type EventMetadata, type EventType, type JsonValue, type MemoryEvent, type TraceContext } from '@engram/core';
 import type { SchemaRegistry } from '@engram/ports';
 import { createEventCodec } from './event-codec.js';
 import type { EventCodec } from './event-codec.js';
@@ -135,7 +135,7 @@ export function avroEventType(avro: AvroMemoryEvent): EventType {
 }
 
 export function memoryEventFromAvro(avro: AvroMemoryEvent): MemoryEvent {
-  const envelope = {
+  const envelope: EventEnvelope = {
     eventId: avro.eventId,
     tenant: avro.tenant,
     namespace: avro.namespace,
@@ -143,7 +143,7 @@ export function memoryEventFromAvro(avro: AvroMemoryEvent): MemoryEvent {
     actor: avro.actor,
     hlc: avro.hlc,
     metadata: metadataFromAvro(avro.metadata),
-  } as MemoryEvent;
+  };
   if (avro.expectedVersion !== null) envelope.expectedVersion = avro.expectedVersion;
   if (avro.text !== null) envelope.text = avro.text;
   if (avro.vectors !== null) envelope.vectors = avro.vectors;
@@ -157,18 +157,19 @@ export function memoryEventFromAvro(avro: AvroMemoryEvent): MemoryEvent {
   const branch = payloadBranch(avro);
   const body = (avro.payload as Record<string, Record<string, unknown>>)[branch] as Record<string, unknown>;
   switch (branch) {
+    // Object.assign onto the envelope, not `{ ...envelope, type, … }`: see withFields (core objects.ts).
     case `${NS}MemoryWritten`:
-      return { ...envelope, type: 'MemoryWritten', value: JSON.parse(body.valueJson as string) as JsonValue };
+      return withFields(envelope, { type: 'MemoryWritten', value: JSON.parse(body.valueJson as string) as JsonValue });
     case `${NS}MemoryPatched`:
-      return { ...envelope, type: 'MemoryPatched', patch: JSON.parse(body.patchJson as string) as JsonValue };
+      return withFields(envelope, { type: 'MemoryPatched', patch: JSON.parse(body.patchJson as string) as JsonValue });
     case `${NS}MemoryDeleted`:
-      return { ...envelope, type: 'MemoryDeleted' };
+      return withFields(envelope, { type: 'MemoryDeleted' });
     case `${NS}CounterIncremented`:
-      return { ...envelope, type: 'CounterIncremented', delta: body.delta as number };
+      return withFields(envelope, { type: 'CounterIncremented', delta: body.delta as number });
     case `${NS}SetElementsAdded`:
-      return { ...envelope, type: 'SetElementsAdded', elements: body.elements as string[] };
+      return withFields(envelope, { type: 'SetElementsAdded', elements: body.elements as string[] });
     case `${NS}SetElementsRemoved`:
-      return { ...envelope, type: 'SetElementsRemoved', elements: body.elements as string[] };
+      return withFields(envelope, { type: 'SetElementsRemoved', elements: body.elements as string[] });
     default:
       throw new Error(`unknown payload ${String(branch)}`);
   }

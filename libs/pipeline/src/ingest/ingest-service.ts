@@ -12,6 +12,7 @@ import {
   parseEventInput,
   partitionForEntity,
   isEngramError,
+  withFields,
   type HybridClock,
   type Limits,
   type MemoryEvent,
@@ -64,7 +65,7 @@ export function createIngestService(deps: { log: EventLog; codecs: PipelineCodec
     return raw.map((item, index) => {
       try {
         const event = parseEventInput(item, { tenant, limits, hlc: clock.now(), newEventId: randomUUID });
-        return trace && !event.trace ? { ...event, trace } : event;
+        return trace && !event.trace ? withFields(event, { trace }) : event;
       } catch (error) {
         // Name the offending event so a client can fix its batch; nothing of the batch is stored.
         if (isEngramError(error)) Object.assign(error, { details: { ...(error.details ?? {}), index } });

@@ -13,6 +13,7 @@ import {
   namespaceScanPrefix,
   validateKey,
   validateNamespace,
+  withFields,
   type EventOutcome,
   type Limits,
   type LogPosition,
@@ -234,7 +235,7 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
       }
       return locations.map(({ entityId, partition, offset }) => {
         const entry = found.get(`${entityId}|${offset}`);
-        return entry?.source.partition === partition ? { ...entry.outcome, entityId, position: entry.position } : undefined;
+        return entry?.source.partition === partition ? withFields({ ...entry.outcome }, { entityId, position: entry.position }) : undefined;
       });
     },
 

@@ -5,7 +5,7 @@
  * error, search answers from keywords alone and says `degraded: true`.
  */
 import { LRUCache } from 'lru-cache';
-import { ValidationError, isEngramError, type MemoryState } from '@engram/core';
+import { ValidationError, isEngramError, withFields, type MemoryState } from '@engram/core';
 import { embeddingModelKey, matchesFilter, type Embedder, type KvStore, type VectorFilter, type VectorIndex } from '@engram/ports';
 import { decodeToken } from '../consistency-token.js';
 import type { AppliedWatermarks } from '../projection/applied-watermarks.js';
@@ -140,7 +140,7 @@ export function createSearchService(deps: {
         results = reciprocalRankFusion([v ?? [], kw], { limit: k }).map((f) => ({ id: f.id, score: f.score, state: byId.get(f.id)! }));
       }
       deps.telemetry.metrics.searchLatency.observe({ mode }, Number(process.hrtime.bigint() - started) / 1e9);
-      return { mode, degraded, results: results.slice(0, k).map((r) => ({ ...toView(r.state), score: r.score })) };
+      return { mode, degraded, results: results.slice(0, k).map((r) => withFields(toView(r.state), { score: r.score })) };
     },
   };
 }

@@ -3,7 +3,7 @@
  * (./keyword-index.ts, any KV backend) or the in-process one (./memory-keyword-index.ts, the
  * embedded default). Both answer the same queries with the same scores.
  */
-import { ValidationError } from '@engram/core';
+import { ValidationError, withFields } from '@engram/core';
 import { tokenize } from './tokenizer.js';
 import { assertTenant } from './keyword-keys.js';
 import type { KeywordPostings } from './keyword-postings.js';
@@ -74,7 +74,7 @@ export async function searchKeyword(postings: KeywordPostings, query: KeywordQue
   const weighted: WeightedTerm[] = terms
     .map((term, i) => ({ term, df: dfs[i] ?? 0 }))
     .filter((t) => t.df > 0)
-    .map((t) => ({ ...t, idf: Math.log(1 + (corpus.docs - t.df + 0.5) / (t.df + 0.5)) }))
+    .map((t) => withFields(t, { idf: Math.log(1 + (corpus.docs - t.df + 0.5) / (t.df + 0.5)) }))
     // Rarest first, so common terms can be scored against the candidates the rare ones found.
     .sort((a, b) => a.df - b.df || compare(a.term, b.term));
 

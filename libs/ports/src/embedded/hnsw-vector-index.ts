@@ -23,7 +23,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
-import { ConflictError, EngramError, NotFoundError } from '@engram/core';
+import { ConflictError, EngramError, NotFoundError, withFields } from '@engram/core';
 import type { CollectionSpec, VectorHit, VectorIndex, VectorItem, VectorSearch } from '../vector-index.js';
 import { createGraphClient } from './hnsw-graph-client.js';
 import { LabelAllocator } from './hnsw-labels.js';
@@ -222,7 +222,7 @@ export async function createHnswVectorIndex(options: HnswVectorIndexOptions): Pr
             // Reads inside the transaction see its own writes, so a repeated id keeps its label.
             const label = row !== undefined && !isTombstone(row) ? row.label : candidates();
             tx.putLive(name, item.id, { label, version: item.version, fields: item.fields, seq: ++next }, item.vector);
-            applied.push({ ...item, label });
+            applied.push(withFields({ ...item }, { label }));
           }
           if (applied.length > 0) tx.putCollection({ ...record, seq: next });
           return { seq: next, applied };
