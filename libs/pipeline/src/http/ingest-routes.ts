@@ -4,7 +4,7 @@
  * `?wait=applied` waits for the projection and reports each event's outcome.
  */
 import type { IncomingMessage } from 'node:http';
-import { EngramError, ValidationError } from '@engram/core';
+import { EngramError, ValidationError, withFields } from '@engram/core';
 import type { IngestReceipt, IngestService } from '../ingest/ingest-service.js';
 import type { QueryService } from '../query/query-service.js';
 import type { Reply, Route } from './router.js';
@@ -19,7 +19,8 @@ export function ingestRoutes(deps: { ingest: IngestService; query: QueryService 
     const outcomes = await query.outcomes(await ingest.outcomeLocations(receipt));
     const results = receipt.results.map((r, i) => {
       const o = outcomes[i];
-      return { ...r, outcome: o ? (o.status === 'applied' ? { status: 'applied', version: o.version } : { status: 'rejected', code: o.code, reason: o.reason }) : { status: 'pending' } };
+      const outcome = o ? (o.status === 'applied' ? { status: 'applied', version: o.version } : { status: 'rejected', code: o.code, reason: o.reason }) : { status: 'pending' };
+      return withFields({ ...r }, { outcome });
     });
     return { status: 200, results };
   }
