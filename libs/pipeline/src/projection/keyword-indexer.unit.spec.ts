@@ -74,7 +74,7 @@ describe('keyword indexer (in-memory keyword index)', () => {
     assert.deepEqual(await found('lions'), [idOf('k1')]);
     await batch(await project([makeEvent('k2', { type: 'MemoryDeleted' })]));
     assert.deepEqual(await found('penguins'), []);
-    assert.deepEqual(index.size(), { tenants: 1, docs: 1, terms: 2, postings: 2 });
+    assert.deepEqual(index.size(), { tenants: 1, docs: 1, terms: 2, postings: 2, dead: 0 });
   });
 
   it('rebuilds from the KV states, covers the projection watermarks, and skips what they cover', async () => {

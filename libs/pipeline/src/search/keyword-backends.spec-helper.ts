@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createLmdbKvStore, type KvStore } from '@engram/ports';
 import { kvKeywordPostings, planKeywordUpdate, type KeywordChange } from './keyword-index.js';
 import type { KeywordPostings } from './keyword-postings.js';
-import { createMemoryKeywordIndex, type MemoryKeywordIndex } from './memory-keyword-index.js';
+import { createMemoryKeywordIndex, type MemoryKeywordIndex, type MemoryKeywordIndexOptions } from './memory-keyword-index.js';
 
 export interface KeywordBackend {
   postings: KeywordPostings;
@@ -34,8 +34,8 @@ export function openKvBackend(): KvKeywordBackend {
   };
 }
 
-export function openMemoryBackend(): KeywordBackend & { index: MemoryKeywordIndex } {
-  const index = createMemoryKeywordIndex();
+export function openMemoryBackend(options: MemoryKeywordIndexOptions = {}): KeywordBackend & { index: MemoryKeywordIndex } {
+  const index = createMemoryKeywordIndex(options);
   return {
     index,
     postings: index.postings,
@@ -48,5 +48,7 @@ export function openMemoryBackend(): KeywordBackend & { index: MemoryKeywordInde
 
 export const KEYWORD_BACKENDS: Array<[string, () => KeywordBackend]> = [
   ['KV (LMDB)', openKvBackend],
-  ['in memory', openMemoryBackend],
+  ['in memory', () => openMemoryBackend()],
+  // Compacts at every dead entry: each replacement rewrites arrays and renumbers documents.
+  ['in memory, compacting eagerly', () => openMemoryBackend({ minDeadToCompact: 1 })],
 ];

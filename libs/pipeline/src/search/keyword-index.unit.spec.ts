@@ -211,6 +211,7 @@ describe('keyword index in memory against the KV index', () => {
   it('answers exactly as the KV index does after random writes, rewrites and deletes', async () => {
     const kvb = openKvBackend();
     const mem = openMemoryBackend();
+    const eager = openMemoryBackend({ minDeadToCompact: 1 });
     try {
       const words = ['amber', 'basil', 'cedar', 'delta', 'ember', 'flint', 'grove', 'heron', 'iris', 'juniper', 'kelp', 'lotus'];
       let seed = 7;
@@ -227,16 +228,23 @@ describe('keyword index in memory against the KV index', () => {
         const changes = [...batch].map(([key, after]) => ({ entityId: id(key), tenant: T, partition: 0, before: current.get(key), after }));
         await kvb.apply(changes);
         await mem.apply(changes);
+        await eager.apply(changes);
         for (const [key, after] of batch) {
           if (after === undefined) current.delete(key);
           else current.set(key, after);
         }
         for (let q = 0; q < 5; q++) {
           const query = { tenant: T, text: `${pick(words)} ${pick(words)}`, k: 100 };
-          assertHits(await searchKeyword(mem.postings, query), await searchKeyword(kvb.postings, query));
+          const expected = await searchKeyword(kvb.postings, query);
+          assertHits(await searchKeyword(mem.postings, query), expected);
+          assertHits(await searchKeyword(eager.postings, query), expected);
         }
       }
       assert.equal(mem.index.size().docs, current.size);
+      const { dead, ...live } = eager.index.size();
+      assert.deepEqual(live, (({ dead: _, ...rest }) => rest)(mem.index.size()));
+      // Compacting at every dead entry, no term keeps more dead entries than live ones.
+      assert.ok(dead <= live.postings, `${dead} dead entries for ${live.postings} live postings`);
     } finally {
       await kvb.close();
     }
@@ -248,16 +256,32 @@ describe('keyword index in memory: what it holds', () => {
     const { index, apply, postings } = openMemoryBackend();
     await apply(DOCS.map(([key, text]) => ({ entityId: id(key), tenant: T, partition: 0, after: text })));
     // cat, dog, bird, fish: d1 2 terms, d2 2, d3 2.
-    assert.deepEqual(index.size(), { tenants: 1, docs: 3, terms: 4, postings: 6 });
+    assert.deepEqual(index.size(), { tenants: 1, docs: 3, terms: 4, postings: 6, dead: 0 });
     index.set(id('d1'), 'zebra');
-    assert.deepEqual(index.size(), { tenants: 1, docs: 3, terms: 5, postings: 5 });
+    // d1's old postings (of cat and dog) stay, as dead entries, until their lists are compacted.
+    assert.deepEqual(index.size(), { tenants: 1, docs: 3, terms: 5, postings: 5, dead: 2 });
     assert.equal(await postings.df(T, 'cat'), 1);
     assert.deepEqual(await postings.corpus(T), { docs: 3, totalLen: 1 + 2 + 4 });
     for (const [key] of DOCS) index.set(id(key), undefined);
     index.set(id('never-indexed'), undefined);
     index.set(id('only-stop-words'), 'the and a');
-    assert.deepEqual(index.size(), { tenants: 0, docs: 0, terms: 0, postings: 0 });
+    assert.deepEqual(index.size(), { tenants: 0, docs: 0, terms: 0, postings: 0, dead: 0 });
     assert.deepEqual(await postings.corpus(T), { docs: 0, totalLen: 0 });
+  });
+
+  it('drops a term\'s dead entries once they outnumber its live ones, and renumbers once dead documents do', async () => {
+    const { index, postings } = openMemoryBackend({ minDeadToCompact: 1 });
+    for (let i = 0; i < 50; i++) index.set(id(`other${i}`), `word${i}`);
+    index.set(id('b'), 'cat');
+    // Rewriting `a` leaves a dead entry in cat's list each time; fewer dead documents than live ones.
+    for (let i = 0; i < 10; i++) index.set(id('a'), 'cat');
+    assert.ok(index.size().dead <= 2, `cat keeps ${index.size().dead} dead entries for 2 live ones`);
+    assert.equal(await postings.df(T, 'cat'), 2);
+    // Now most documents die: numbers are reassigned, and what is left still answers.
+    for (let i = 0; i < 50; i++) index.set(id(`other${i}`), undefined);
+    assert.deepEqual(index.size(), { tenants: 1, docs: 2, terms: 1, postings: 2, dead: 0 });
+    const hits = await searchKeyword(postings, { tenant: T, text: 'cat', k: 10 });
+    assert.deepEqual(hits.map((h) => h.entityId).sort(), [id('a'), id('b')]);
   });
 
   it('refuses an id without a valid tenant', () => {
