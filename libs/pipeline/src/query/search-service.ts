@@ -74,11 +74,16 @@ export function createSearchService(deps: {
     return vector!;
   }
 
-  async function vectorSearch(request: SearchRequest, k: number, now: number): Promise<Array<{ id: string; score: number; state: MemoryState }>> {
+  async function vectorSearch(
+    request: SearchRequest,
+    k: number,
+    now: number,
+    queryVector: Promise<Float32Array> | undefined,
+  ): Promise<Array<{ id: string; score: number; state: MemoryState }>> {
     const modality = request.modality ?? 'text';
     const collection = deps.collections.nameFor(modality);
     if (!collection) throw new ValidationError('unknown_modality', `no vector index for modality ${modality}`, { field: 'modality' });
-    const vector = request.vector ? Float32Array.from(request.vector) : await embedQuery(request.query!);
+    const vector = request.vector ? Float32Array.from(request.vector) : await (queryVector ?? embedQuery(request.query!));
     const model = request.vector ? deps.collections.modelFor(modality)! : embeddingModelKey(deps.embedder.model);
     const hits = await deps.vectors.search(collection, { vector, k, model, filter: request.filter });
     const states = await deps.query.states(hits.map((h) => h.id));
@@ -106,6 +111,10 @@ export function createSearchService(deps: {
   return {
     async search(request) {
       const started = process.hrtime.bigint();
+      // The query's embedding does not depend on what the search waits for: it is made meanwhile
+      // (with the sentence model, a few ms a search waiting on a token no longer adds).
+      const queryVector = request.mode !== 'keyword' && request.vector === undefined && request.query !== undefined ? embedQuery(request.query) : undefined;
+      queryVector?.catch(() => undefined); // awaited (and its failure handled) by the vector search
       await deps.query.waitFor(request.consistentWith);
       if (request.consistentWith) {
         const positions = decodeToken(request.consistentWith);
@@ -121,7 +130,7 @@ export function createSearchService(deps: {
 
       const vectorOrDegrade = async (kk: number) => {
         try {
-          return await vectorSearch(request, kk, now);
+          return await vectorSearch(request, kk, now, queryVector);
         } catch (error) {
           if (!(isEngramError(error) && error.retriable) || request.query === undefined) throw error;
           deps.telemetry.logger.warn({ err: error }, 'vector search unavailable; answering from keywords');
