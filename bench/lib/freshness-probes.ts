@@ -126,14 +126,16 @@ export interface FreshnessOptions {
   /** Unique per run and server: keys and event ids. */
   tag: string;
   capacityEvents: number;
-  /** Probes alone, then probes under the background load. */
+  /** Probes alone, then probes under the background load (a phase of 0 s is skipped). */
   idleSeconds: number;
   seconds: number;
   /** Background load as a fraction of the indexing capacity. */
   fraction: number;
+  /** Background text events per second instead of `fraction` × the capacity (A/B runs of settings that move the capacity). */
+  fixedLoad?: number;
   probesPerS: number;
   /** The log record key of an event id, to look probes up in `arrivals`. */
-  recordKey: (eventId: string) => string;
+  recordKey?: (eventId: string) => string;
 }
 
 /**
@@ -149,12 +151,15 @@ export async function measureFreshness(client: HttpClient, cpuMs: () => number, 
   const capacity = await measureCapacity(client, { namespace: options.namespace, tag: `${options.tag}c`, events: options.capacityEvents });
   m['capacity.appliedPerS'] = capacity.appliedPerS;
   m['capacity.indexedPerS'] = capacity.indexedPerS;
-  m['load.offeredPerS'] = capacity.indexedPerS * options.fraction;
+  const load = options.fixedLoad ?? capacity.indexedPerS * options.fraction;
+  m['load.offeredPerS'] = load;
   m['idle.settleMs'] = await waitUntilIdle(cpuMs);
-  const phases = [['idle', 0, options.idleSeconds], ['load', capacity.indexedPerS * options.fraction, options.seconds]] as const;
+  const phases = [['idle', 0, options.idleSeconds], ['load', load, options.seconds]] as const;
   for (const [phase, backgroundPerS, seconds] of phases) {
+    if (seconds === 0) continue;
     const posted = new Map<string, number>();
-    const probeOptions = { namespace: options.namespace, tag: `${options.tag}${phase}`, backgroundPerS, seconds, probesPerS: options.probesPerS, onProbe: (id: string, t0: number) => posted.set(options.recordKey(id), t0) };
+    const recordKey = options.recordKey ?? ((id: string) => id);
+    const probeOptions = { namespace: options.namespace, tag: `${options.tag}${phase}`, backgroundPerS, seconds, probesPerS: options.probesPerS, onProbe: (id: string, t0: number) => posted.set(recordKey(id), t0) };
     Object.assign(m, prefixed(phase, await probeVisibility(client, probeOptions)));
     if (arrivals !== undefined) {
       const stage = [...posted].flatMap(([key, t0]) => (arrivals.has(key) ? [arrivals.get(key)! - t0] : []));
