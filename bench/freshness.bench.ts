@@ -11,7 +11,7 @@
  * 2. settle: the server is left to finish the burst's background work (under 10% of a core for a
  *    second; `idle.settleMs`): the graph worker still inserts the points it staged, so a load started
  *    at once would first pay off the burst's backlog, not run at half the capacity.
- * 3. probes alone for `--idle-seconds` (5), then under an open-loop background load of `--fraction`
+ * 3. probes alone for `--idle-seconds` (10), then under an open-loop background load of `--fraction`
  *    (0.5) × the capacity in POSTs of 10 text events for `--seconds` (20). `--probes` (20) times a
  *    second, a probe: t0, POST one event with a unique ~20-word text, then in parallel a GET of its
  *    key and searches for its text, `mode: 'vector'` and `mode: 'keyword'`, k = 1, each passing the
@@ -29,7 +29,7 @@
  * `--load N` offers N events/s instead of a fraction of the capacity (A/B runs of settings that move
  * the capacity).
  *
- *   node --import tsx bench/freshness.bench.ts [--quick] [--runs 3] [--seconds 20] [--idle-seconds 5] [--capacity-events 10000] [--load 800]
+ *   node --import tsx bench/freshness.bench.ts [--quick] [--runs 3] [--seconds 20] [--idle-seconds 10] [--capacity-events 10000] [--load 800]
  *   node --import tsx bench/freshness.bench.ts --embedder minilm --capacity-events 3000 [--linger 10]
  */
 import { intOption, parseBenchArgs } from './lib/args.js';
@@ -42,7 +42,7 @@ import { repeat } from './lib/runner.js';
 
 const args = parseBenchArgs(process.argv.slice(2), 3);
 const seconds = args.quick ? 4 : intOption(args, 'seconds', 20);
-const idleSeconds = args.quick ? 2 : intOption(args, 'idle-seconds', 5);
+const idleSeconds = args.quick ? 2 : intOption(args, 'idle-seconds', 10);
 const capacityEvents = args.quick ? 2_000 : intOption(args, 'capacity-events', 10_000);
 const fraction = Number(args.values.fraction ?? 0.5);
 const fixedLoad = args.values.load === undefined ? undefined : intOption(args, 'load', 0);
