@@ -33,7 +33,7 @@ import { printComparison, printJsonLine, printTable } from './lib/report.js';
 import { repeat } from './lib/runner.js';
 import type { Metrics } from './lib/runner.js';
 import { recall, summarizeLatencies } from './lib/stats.js';
-import { waitUntilIdle } from './lib/proc-cpu.js';
+import { ownCpuMs, waitUntilIdle } from './lib/proc-cpu.js';
 import { directoryBytes, withTempDir } from './lib/temp.js';
 import { nowMs, timeEach } from './lib/timer.js';
 import { clusteredVectors, exactNeighbours, row } from './lib/vectors.js';
@@ -147,13 +147,7 @@ async function engramTenTenants(data: DataSet, raw: HierarchicalNSW): Promise<Me
 
 type Search = (q: number) => number[] | Promise<number[]>;
 
-/** CPU ms this process (the graph worker is one of its threads) has used so far. */
-function ownCpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-}
-
-/** Idle: under 10% of a core over 250 ms (the bench itself only waits meanwhile). */
+/** Idle: under 10% of a core over 250 ms, graph worker included (the bench itself only waits meanwhile). */
 const SETTLE = { maxShare: 0.1, windowMs: 250 };
 
 /**

@@ -155,10 +155,10 @@ export async function measureFreshness(client: HttpClient, cpuMs: () => number, 
   m['load.offeredPerS'] = load;
   m['idle.settleMs'] = await waitUntilIdle(cpuMs);
   const phases = [['idle', 0, options.idleSeconds], ['load', load, options.seconds]] as const;
+  const recordKey = options.recordKey ?? ((id: string) => id);
   for (const [phase, backgroundPerS, seconds] of phases) {
     if (seconds === 0) continue;
     const posted = new Map<string, number>();
-    const recordKey = options.recordKey ?? ((id: string) => id);
     const probeOptions = { namespace: options.namespace, tag: `${options.tag}${phase}`, backgroundPerS, seconds, probesPerS: options.probesPerS, onProbe: (id: string, t0: number) => posted.set(recordKey(id), t0) };
     Object.assign(m, prefixed(phase, await probeVisibility(client, probeOptions)));
     if (arrivals !== undefined) {

@@ -1,7 +1,7 @@
 /**
- * CPU time of another process (user + system, every thread), from /proc on Linux. On cores shared
- * with other work a cost per operation holds up better than a rate: a rate falls when a neighbour
- * takes the CPU, the CPU an operation needs hardly moves.
+ * CPU time of a process (user + system, every thread): another one from /proc on Linux, or this
+ * one. On cores shared with other work a cost per operation holds up better than a rate: a rate
+ * falls when a neighbour takes the CPU, the CPU an operation needs hardly moves.
  */
 import { readFileSync } from 'node:fs';
 
@@ -14,6 +14,12 @@ export function processCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
+}
+
+/** CPU ms this process has used so far, every thread (a worker thread's too). */
+export function ownCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 /**
