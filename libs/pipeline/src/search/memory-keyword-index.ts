@@ -60,11 +60,12 @@ export function createMemoryKeywordIndex(options: MemoryKeywordIndexOptions = {}
   const tenants = new Map<string, TenantIndex>();
 
   const isLive = (t: TenantIndex, doc: number): boolean => t.lens[doc]! >= 0;
+  /** Compact once dead entries are at least `minDead` and outnumber the live ones. */
+  const worthCompacting = (dead: number, live: number): boolean => dead >= minDead && dead > live;
 
   /** Drops a term's entries of dead documents once they outnumber the live ones. */
   const compactList = (t: TenantIndex, list: PostingList): void => {
-    const dead = list.docs.length - list.live;
-    if (dead < minDead || dead <= list.live) return;
+    if (!worthCompacting(list.docs.length - list.live, list.live)) return;
     rewrite(list, (doc) => (isLive(t, doc) ? doc : -1));
   };
 
@@ -73,8 +74,7 @@ export function createMemoryKeywordIndex(options: MemoryKeywordIndexOptions = {}
    * order (so every term's numbers stay ascending), and rewrites every term's arrays.
    */
   const compactDocs = (t: TenantIndex): void => {
-    const dead = t.ids.length - t.docOf.size;
-    if (dead < minDead || dead <= t.docOf.size) return;
+    if (!worthCompacting(t.ids.length - t.docOf.size, t.docOf.size)) return;
     const renumber = new Int32Array(t.ids.length).fill(-1);
     const ids: string[] = [];
     const lens: number[] = [];
